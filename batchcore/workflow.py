@@ -1,0 +1,337 @@
+"""The workflow state and the decisions made on it.
+
+``WorkflowState`` is plain, frozen, JSON-serialisable data; every function here takes a
+state and returns a new one (or a decision) and does no I/O. The page keeps one state,
+calls these, and draws the result (functional core, imperative shell).
+
+The gate for a paid image call is :func:`can_generate`; :func:`begin_image_submission`
+applies it again and *consumes* the dry-run receipt in the same step, so one dry-run
+allows exactly one live submission and a second click cannot submit twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .errors import AlreadySubmitted, ConfirmationMismatch, DryRunRequired
+from .hashing import batch_hash, day_bucket
+from .pricing import format_money, image_cost, to_decimal, total_images
+from .rows import BatchRow, LineError, ParseResult
+from .statuslog import LogEntry
+
+__all__ = [
+    "Approval",
+    "Draft",
+    "DryRunReceipt",
+    "Gate",
+    "GeneratedImage",
+    "Mode",
+    "Submission",
+    "SubmissionState",
+    "WorkflowState",
+    "append_log",
+    "approve",
+    "approved_scenes",
+    "begin_image_submission",
+    "can_generate",
+    "check_video_confirmation",
+    "current_hash",
+    "describe_receipt",
+    "finish_submission",
+    "in_flight",
+    "make_receipt",
+    "record_dry_run",
+    "record_images",
+    "unapprove",
+    "video_confirmation_ok",
+    "with_draft",
+]
+
+Mode = Literal["single", "batch"]
+SubmissionState = Literal["in_flight", "completed", "partial", "failed", "outcome_unknown"]
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(timezone.utc)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Draft(_Frozen):
+    """What the person is about to send: the mode and the checked rows (or their errors)."""
+
+    mode: Mode = "batch"
+    rows: tuple[BatchRow, ...] = ()
+    errors: tuple[LineError, ...] = ()
+
+
+class DryRunReceipt(_Frozen):
+    """Proof that a dry-run of exactly these rows (this hash) completed, and what it cost."""
+
+    batch_hash: str
+    mode: Mode
+    rows: tuple[BatchRow, ...]
+    images: int
+    estimated_cost: Decimal
+    server_estimated_cost: Decimal | None = None
+    batch_id: str = ""
+    created_at: datetime
+    day: int
+    used_by: str = ""  # set when a live submission consumed this receipt
+
+
+class Submission(_Frozen):
+    """One paid call: images or videos, from confirmation until its outcome is known."""
+
+    batch_hash: str
+    kind: Literal["images", "videos"]
+    state: SubmissionState = "in_flight"
+    cost: Decimal
+    started_at: datetime
+    finished_at: datetime | None = None
+    batch_id: str = ""
+    actual_cost: Decimal | None = None
+    message: str = ""
+
+
+class GeneratedImage(_Frozen):
+    """One generated image: ``variant`` is 1-based, in the order the server returned them."""
+
+    scene_id: str
+    variant: int
+    url: str
+    thumbnail_url: str = ""
+    job_id: str = ""
+    batch_id: str = ""
+    prompt: str = ""
+
+
+class Approval(_Frozen):
+    """The one image chosen for a scene's video."""
+
+    image: GeneratedImage
+    approved_at: datetime
+
+
+class Gate(_Frozen):
+    """A decision: ``allowed``, or a ``code`` and a ``reason`` a person understands."""
+
+    allowed: bool
+    code: str = "ok"
+    reason: str = ""
+
+    def __bool__(self) -> bool:
+        return self.allowed
+
+
+class WorkflowState(_Frozen):
+    """Everything a workspace remembers; serialisable with ``model_dump_json``."""
+
+    draft: Draft = Field(default_factory=Draft)
+    receipts: dict[str, DryRunReceipt] = Field(default_factory=dict)
+    submissions: dict[str, Submission] = Field(default_factory=dict)
+    images: dict[str, tuple[GeneratedImage, ...]] = Field(default_factory=dict)
+    approvals: dict[str, Approval] = Field(default_factory=dict)
+    log: tuple[LogEntry, ...] = ()
+
+
+# --- the draft -------------------------------------------------------------------------
+
+
+def with_draft(state: WorkflowState, mode: Mode, parsed: ParseResult) -> WorkflowState:
+    """Replace the draft with freshly parsed (or grid-edited) rows."""
+    draft = Draft(mode=mode, rows=tuple(parsed.rows), errors=tuple(parsed.errors))
+    return state.model_copy(update={"draft": draft})
+
+
+def current_hash(state: WorkflowState, now: datetime | None = None) -> str:
+    """The batch hash of the draft today."""
+    return batch_hash(state.draft.mode, state.draft.rows, _now(now))
+
+
+# --- dry-run receipts and the live gate --------------------------------------------------
+
+
+def make_receipt(
+    mode: Mode,
+    rows: Sequence[BatchRow],
+    *,
+    now: datetime | None = None,
+    server_estimated_cost: Decimal | float | None = None,
+    batch_id: str = "",
+) -> DryRunReceipt:
+    """A receipt for a completed dry-run of ``rows``; our own cost is the one that counts."""
+    moment = _now(now)
+    server = None if server_estimated_cost is None else to_decimal(server_estimated_cost)
+    return DryRunReceipt(
+        batch_hash=batch_hash(mode, rows, moment),
+        mode=mode,
+        rows=tuple(rows),
+        images=total_images(rows),
+        estimated_cost=image_cost(rows),
+        server_estimated_cost=server,
+        batch_id=batch_id,
+        created_at=moment,
+        day=day_bucket(moment),
+    )
+
+
+def record_dry_run(state: WorkflowState, receipt: DryRunReceipt) -> WorkflowState:
+    """Keep a dry-run receipt (a newer dry-run of the same hash replaces the older one)."""
+    return state.model_copy(update={"receipts": {**state.receipts, receipt.batch_hash: receipt}})
+
+
+def in_flight(state: WorkflowState, kind: str | None = None) -> list[Submission]:
+    """Submissions whose outcome is not known yet (optionally of one kind)."""
+    return [
+        s for s in state.submissions.values()
+        if s.state == "in_flight" and (kind is None or s.kind == kind)
+    ]
+
+
+def can_generate(state: WorkflowState, hash_: str, now: datetime | None = None) -> Gate:
+    """May the draft with hash ``hash_`` be generated live now? If not, say why."""
+    draft = state.draft
+    if draft.errors:
+        n = len(draft.errors)
+        return Gate(allowed=False, code="errors",
+                    reason=f"Fix the {n} error{'s' if n != 1 else ''} in the batch first.")
+    if not draft.rows:
+        return Gate(allowed=False, code="empty", reason="There is nothing to generate yet.")
+    if in_flight(state, "images"):
+        return Gate(allowed=False, code="in_flight",
+                    reason="Images are already being generated; wait for them to finish.")
+    receipt = state.receipts.get(hash_)
+    today = day_bucket(_now(now))
+    if receipt is not None and receipt.day == today:
+        if receipt.used_by:
+            return Gate(allowed=False, code="used",
+                        reason="This batch was already generated from its dry-run; "
+                               "run Dry-Run Images again to generate it once more.")
+        return Gate(allowed=True)
+    same_rows = [r for r in state.receipts.values()
+                 if r.mode == draft.mode and r.rows == draft.rows]
+    if same_rows and all(r.day < today for r in same_rows):
+        return Gate(allowed=False, code="expired",
+                    reason="The dry-run expired at midnight UTC; run Dry-Run Images again.")
+    if state.receipts:
+        return Gate(allowed=False, code="changed",
+                    reason="The batch changed since the dry-run; run Dry-Run Images again.")
+    return Gate(allowed=False, code="no_dry_run",
+                reason="No dry-run yet: run Dry-Run Images first to see the cost.")
+
+
+def begin_image_submission(
+    state: WorkflowState, hash_: str, now: datetime | None = None
+) -> tuple[WorkflowState, DryRunReceipt]:
+    """Check the gate and consume the receipt, in one step; raises when not allowed."""
+    gate = can_generate(state, hash_, now)
+    if not gate:
+        error = AlreadySubmitted if gate.code in ("in_flight", "used") else DryRunRequired
+        raise error(gate.reason)
+    moment = _now(now)
+    receipt = state.receipts[hash_].model_copy(update={"used_by": f"submitted {moment.isoformat()}"})
+    submission = Submission(batch_hash=hash_, kind="images", cost=receipt.estimated_cost,
+                            started_at=moment)
+    new = state.model_copy(update={
+        "receipts": {**state.receipts, hash_: receipt},
+        "submissions": {**state.submissions, hash_: submission},
+    })
+    return new, receipt
+
+
+def finish_submission(
+    state: WorkflowState,
+    hash_: str,
+    outcome: SubmissionState,
+    *,
+    batch_id: str = "",
+    actual_cost: Decimal | None = None,
+    message: str = "",
+    now: datetime | None = None,
+) -> WorkflowState:
+    """Record how a submission ended (completed, partial, failed or outcome unknown)."""
+    old = state.submissions[hash_]
+    done = old.model_copy(update={
+        "state": outcome, "finished_at": _now(now), "batch_id": batch_id or old.batch_id,
+        "actual_cost": actual_cost, "message": message,
+    })
+    return state.model_copy(update={"submissions": {**state.submissions, hash_: done}})
+
+
+# --- images and approvals -------------------------------------------------------------
+
+
+def record_images(state: WorkflowState, images: Iterable[GeneratedImage]) -> WorkflowState:
+    """Show these images for their scenes (a scene's new images replace its old ones)."""
+    by_scene: dict[str, list[GeneratedImage]] = {}
+    for image in images:
+        by_scene.setdefault(image.scene_id, []).append(image)
+    merged = {**state.images, **{k: tuple(v) for k, v in by_scene.items()}}
+    approvals = {k: a for k, a in state.approvals.items() if k not in by_scene}
+    return state.model_copy(update={"images": merged, "approvals": approvals})
+
+
+def approve(state: WorkflowState, image: GeneratedImage, now: datetime | None = None) -> WorkflowState:
+    """Approve ``image`` for its scene; it replaces any image approved for that scene."""
+    known = state.images.get(image.scene_id, ())
+    if image not in known:
+        raise ValueError(f"Image #{image.variant} of {image.scene_id} is not among the results.")
+    approval = Approval(image=image, approved_at=_now(now))
+    return state.model_copy(update={"approvals": {**state.approvals, image.scene_id: approval}})
+
+
+def unapprove(state: WorkflowState, scene_id: str) -> WorkflowState:
+    """Withdraw the approval of a scene (nothing happens if it had none)."""
+    return state.model_copy(
+        update={"approvals": {k: v for k, v in state.approvals.items() if k != scene_id}}
+    )
+
+
+def approved_scenes(state: WorkflowState) -> list[GeneratedImage]:
+    """The approved image of every scene, in scene order of the results."""
+    order = list(state.images)
+    return [state.approvals[s].image for s in sorted(state.approvals, key=_index_in(order))]
+
+
+def _index_in(order: list[str]):
+    return lambda scene: (order.index(scene) if scene in order else len(order), scene)
+
+
+# --- video confirmation ---------------------------------------------------------------
+
+
+def video_confirmation_ok(typed: str | None, clip_count: int) -> bool:
+    """The typed text, stripped, must equal the clip count written in digits."""
+    return clip_count > 0 and (typed or "").strip() == str(clip_count)
+
+
+def check_video_confirmation(typed: str | None, clip_count: int) -> None:
+    """Raise ``ConfirmationMismatch`` unless ``typed`` is exactly the clip count."""
+    if not video_confirmation_ok(typed, clip_count):
+        raise ConfirmationMismatch(
+            f"Type the exact number of clips ({clip_count}) to confirm; "
+            f"you typed {(typed or '').strip()!r}."
+        )
+
+
+# --- the status log ---------------------------------------------------------------------
+
+
+def append_log(state: WorkflowState, *entries: LogEntry) -> WorkflowState:
+    """Append entries to the log; nothing is ever removed or rewritten."""
+    return state.model_copy(update={"log": state.log + tuple(entries)})
+
+
+def describe_receipt(receipt: DryRunReceipt) -> str:
+    """``3 rows, 6 images, $0.012`` for a receipt."""
+    n = len(receipt.rows)
+    return (f"{n} row{'s' if n != 1 else ''}, {receipt.images} image"
+            f"{'s' if receipt.images != 1 else ''}, {format_money(receipt.estimated_cost)}")
