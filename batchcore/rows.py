@@ -102,7 +102,13 @@ def _variants_problem(raw: Any) -> tuple[int | None, str | None]:
             return None, f"Variants are missing; they must be {limit}."
         if not _PLAIN_INT.match(text):
             return None, f'Variants must be {limit}; found "{text}".'
-        value = int(text)
+        digits = text.lstrip("0") or "0"
+        if len(digits) > 20:
+            # int() refuses digit strings over 4,300 long: never let a huge number raise.
+            return None, (
+                f"Variants must be from 1 to {MAX_VARIANTS}; found a {len(digits)}-digit number."
+            )
+        value = int(digits)
     if not 1 <= value <= MAX_VARIANTS:
         return None, f"Variants must be from 1 to {MAX_VARIANTS}; found {value}."
     return value, None
