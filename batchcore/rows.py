@@ -116,7 +116,10 @@ def _variants_problem(raw: Any) -> tuple[int | None, str | None]:
 
 def _scene_problem(scene_id: str) -> str | None:
     if not scene_id:
-        return "The scene id (before the first |) is empty."
+        return (
+            "The scene id (before the first |) is empty; it must be 1 to "
+            f"{MAX_SCENE_ID_CHARS} characters of A-Z a-z 0-9 . _ -."
+        )
     if len(scene_id) > MAX_SCENE_ID_CHARS:
         return (
             f"The scene id is {len(scene_id)} characters long; "
@@ -134,7 +137,7 @@ def _scene_problem(scene_id: str) -> str | None:
 
 def _prompt_problem(prompt: str) -> str | None:
     if not prompt:
-        return "The prompt is empty."
+        return f"The prompt is empty; it must be 1 to {MAX_PROMPT_CHARS:,} characters."
     if len(prompt) > MAX_PROMPT_CHARS:
         return (
             f"The prompt is {len(prompt):,} characters long; "
