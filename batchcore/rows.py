@@ -32,6 +32,7 @@ SCENE_ID_PATTERN = r"^[A-Za-z0-9._-]{1,%d}$" % MAX_SCENE_ID_CHARS
 _SCENE_ID_RE = re.compile(SCENE_ID_PATTERN)
 _SCENE_ID_BAD_CHAR = re.compile(r"[^A-Za-z0-9._-]")
 _PLAIN_INT = re.compile(r"^[0-9]+$")
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 DEFAULT_SINGLE_SCENE_ID = "SCENE-001"
 
 
@@ -142,6 +143,13 @@ def _prompt_problem(prompt: str) -> str | None:
         return (
             f"The prompt is {len(prompt):,} characters long; "
             f"the limit is {MAX_PROMPT_CHARS:,}."
+        )
+    bad = _LONE_SURROGATE.search(prompt)
+    if bad:
+        # A Python str may hold lone surrogates; BatchRow (pydantic) refuses them, so say so here.
+        return (
+            f"The prompt contains U+{ord(bad.group()):04X}, which is not a valid character; "
+            "it must be plain Unicode text."
         )
     return None
 
