@@ -526,6 +526,7 @@ class StatusResult(_Model):
     status_word: str = ""
     progress: float | None = Field(default=None, ge=0, le=1)
     images: tuple[ImageOut, ...] = ()
+    results: tuple[JobOut, ...] = ()
     outputs: tuple[str, ...] = ()
     error: str = ""
 
@@ -539,12 +540,21 @@ class StatusResult(_Model):
         body = data.get("batch_job") if _is_mapping(data.get("batch_job")) else data
         if "status" not in body and "state" not in body:
             raise ValueError("a status answer needs a status")
+        job_id = _text(_first(body, _JOB_ID_KEYS, "") or _first(data, _JOB_ID_KEYS, ""))
         images: list[ImageOut] = []
+        results: list[JobOut] = []
         outputs: list[str] = []
         for entry in _list(body.get("results")) + _list(body.get("images")):
             if _is_mapping(entry) and "images" in entry:
                 scene = _text(_first(entry, _SCENE_KEYS, ""))
-                images.extend(_images(entry.get("images"), scene))
+                scene_images = _images(entry.get("images"), scene)
+                images.extend(scene_images)
+                default = "completed" if scene_images else ""
+                results.append(JobOut(
+                    job_id=_text(_first(entry, _JOB_ID_KEYS, "")) or job_id, scene_id=scene,
+                    **_status_pair(entry, default), error=_text(entry.get("error")),
+                    images=scene_images,
+                ))
             elif _is_mapping(entry) and _first(entry, _VIDEO_URL_KEYS[:2]):
                 outputs.append(_text(_first(entry, _VIDEO_URL_KEYS)))
             else:
@@ -555,10 +565,11 @@ class StatusResult(_Model):
                 outputs.append(url)
         numbered = [img for imgs in _images_by_scene(images).values() for img in imgs]
         return {
-            "job_id": _text(_first(body, _JOB_ID_KEYS, "") or _first(data, _JOB_ID_KEYS, "")),
+            "job_id": job_id,
             **_status_pair(body),
             "progress": normalize_progress(body.get("progress")),
             "images": tuple(numbered),
+            "results": tuple(results),
             "outputs": tuple(outputs),
             "error": _text(body.get("error")),
         }
@@ -567,6 +578,11 @@ class StatusResult(_Model):
     def done(self) -> bool:
         """True when polling can stop."""
         return self.status.terminal
+
+    @property
+    def failed_results(self) -> tuple[JobOut, ...]:
+        """Scenes the server reported as failed (with their errors)."""
+        return tuple(r for r in self.results if r.status in (JobStatus.FAILED, JobStatus.CANCELED))
 
 
 # --- videos ---------------------------------------------------------------------------

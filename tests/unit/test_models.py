@@ -392,3 +392,14 @@ def test_generated_images_from_status_results():
     assert images[2].prompt == "Cozy living room with fireplace"
     assert isinstance(parse_status(BRIEF_STATUS_DONE), StatusResult)
     assert isinstance(parse_dry_run(REAL_DRY_RUN), DryRunResult)
+
+
+def test_status_keeps_each_scenes_outcome():
+    """A status poll keeps every scene's status and error, not just the images."""
+    result = parse_status({"jobId": "job_1_a", "status": "running", "progress": 50, "results": [
+        {"scene_id": "A", "status": "completed", "images": [{"url": "https://s/a.png"}]},
+        {"scene_id": "B", "status": "failed", "images": [], "error": "Generation failed for B"}]})
+    assert [(r.scene_id, r.status, r.error, len(r.images)) for r in result.results] == [
+        ("A", JobStatus.COMPLETED, "", 1), ("B", JobStatus.FAILED, "Generation failed for B", 0)]
+    assert [r.scene_id for r in result.failed_results] == ["B"]
+    assert StatusResult.model_validate_json(result.model_dump_json()) == result
