@@ -1,0 +1,41 @@
+"""The orchestrator emulator: the real server's behaviour, in-process or served over HTTP.
+
+A supported product mode (the app's mock mode runs on it), not a test double::
+
+    emu = Emulator(EmulatorConfig(profile="head"))
+    client = httpx.Client(transport=EmulatorTransport(emu), base_url="https://emulator.local")
+    # or: with running_server(emu) as base_url: httpx.Client(base_url=base_url)
+    # or: python -m batchcore.emulator --port 8787
+
+``emu.ledger`` records every billed unit; ``emu.faults.add(kind=..., route=...)`` arms faults.
+"""
+
+from __future__ import annotations
+
+from .asgi import create_asgi_app, running_server, serve
+from .config import EmulatorConfig
+from .core import Emulator
+from .faults import FAULT_KINDS, Fault, FaultPlan
+from .ledger import Charge, ChargeLedger
+from .messages import EmuRequest, EmuResponse
+from .transport import EmulatorTransport
+
+#: The base URL to give an in-process client (any host works; asset URLs follow it).
+IN_PROCESS_BASE_URL = "https://emulator.local"
+
+__all__ = [
+    "FAULT_KINDS",
+    "IN_PROCESS_BASE_URL",
+    "Charge",
+    "ChargeLedger",
+    "EmuRequest",
+    "EmuResponse",
+    "Emulator",
+    "EmulatorConfig",
+    "EmulatorTransport",
+    "Fault",
+    "FaultPlan",
+    "create_asgi_app",
+    "running_server",
+    "serve",
+]

@@ -1,0 +1,104 @@
+"""``POST /upload-reference``: multipart field ``images``, ≤6 files, ≤10 MB each, ``image/*``."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from .messages import EmuResponse, json_response
+
+if TYPE_CHECKING:
+    from .core import Emulator, RequestContext
+
+__all__ = ["FilePart", "parse_multipart", "upload_reference"]
+
+MAX_FILES = 6
+MAX_BYTES = 10 * 1024 * 1024
+_DISPOSITION_PARAM = re.compile(r';\s*([a-zA-Z*]+)="?((?<=")[^"]*|[^;]*)"?')
+
+
+@dataclass(frozen=True)
+class FilePart:
+    field: str
+    filename: str | None
+    content_type: str
+    data: bytes
+
+
+def parse_multipart(content_type: str, body: bytes) -> list[FilePart] | None:
+    """The parts of a ``multipart/form-data`` body (``None`` when it is not one)."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return None
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not match:
+        return None
+    delimiter = b"--" + match.group(1).encode("latin-1")
+    parts: list[FilePart] = []
+    for chunk in body.split(delimiter)[1:]:
+        if chunk.startswith(b"--"):
+            break
+        chunk = chunk[2:] if chunk.startswith(b"\r\n") else chunk
+        head, sep, data = chunk.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        data = data[:-2] if data.endswith(b"\r\n") else data
+        headers: dict[str, str] = {}
+        for line in head.decode("utf-8", "replace").split("\r\n"):
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        params = dict((k.lower(), v) for k, v in _DISPOSITION_PARAM.findall(headers.get("content-disposition", "")))
+        parts.append(FilePart(
+            field=params.get("name", ""),
+            filename=params.get("filename"),
+            content_type=headers.get("content-type", "text/plain"),
+            data=data,
+        ))
+    return parts
+
+
+def upload_reference(emu: Emulator, ctx: RequestContext) -> EmuResponse:
+    parts = parse_multipart(ctx.req.header("content-type", "") or "", ctx.req.body)
+    if parts is None:
+        return emu.problem(ctx, 500, "internal-error", "Internal Server Error", "Internal error processing upload request")
+    files = [p for p in parts if p.filename is not None and p.field == "images"]
+    kept: list[FilePart] = []
+    for part in files:
+        if not part.content_type.lower().startswith("image/"):
+            return emu.invalid_schema(ctx, f"File {part.filename} is not an image. Only image files are allowed.")
+        if len(part.data) > MAX_BYTES:
+            return emu.invalid_schema(ctx, f"File {part.filename} exceeds 10MB limit")
+        kept.append(part)
+        if len(kept) > MAX_FILES:
+            return emu.invalid_schema(ctx, "Maximum 6 reference images allowed")
+    if not kept:
+        return emu.invalid_schema(ctx, "At least one image file is required")
+    now = emu.now()
+    serial = emu.next_serial()
+    batch_id = hashlib.sha256(f"upload/{serial}/{now.isoformat()}".encode()).hexdigest()[:8]
+    ms = math.floor(now.timestamp() * 1000)
+    base = ctx.req.base_url
+    images = []
+    for i, part in enumerate(kept, start=1):
+        name = part.filename or f"image_{i}"
+        ext = name.rsplit(".", 1)[-1].lower() if "." in name else "jpg"
+        asset_id = emu.assets.add_upload(part.data, part.content_type, f"{batch_id}/{i}")
+        entry = {
+            "originalName": name,
+            "url": emu.assets.url(base, asset_id),
+            "gcsUri": f"gs://emulator-bucket/references/{batch_id}/{ms}_{i}.{ext}",
+            "size": len(part.data),
+            "mimeType": part.content_type,
+            "uploadedAt": emu.iso(now),
+        }
+        if emu.assets.bytes_of(asset_id, thumb=True) is not None:
+            entry["thumbnailUrl"] = emu.assets.url(base, asset_id, thumb=True)
+        images.append(entry)
+    return json_response({
+        "success": True,
+        "batchId": batch_id,
+        "images": images,
+        "totalSize": sum(len(p.data) for p in kept),
+    })
