@@ -1,6 +1,39 @@
-"""Batch Studio: the single page (placeholder until the page issue lands)."""
+"""Batch Studio: upload references, write prompts, dry-run, generate, approve, make video.
+
+The page only draws widgets and calls ``batchcore``; run it with
+``streamlit run streamlit_app.py`` (mock mode, no key needed).
+"""
 
 import streamlit as st
 
-st.set_page_config(page_title="Batch Studio", layout="wide")
-st.title("Batch Studio")
+from studio import page
+from studio.runtime import runtime
+from studio.state import NOTICE_KEY, WORKSPACE_KEY, new_workspace, open_workspace
+
+st.set_page_config(page_title="Batch Studio", page_icon="🎬", layout="wide")
+
+rt = runtime()
+open_workspace(rt)
+page.reconcile(rt)
+
+with st.sidebar:
+    st.subheader("Workspace")
+    st.text(f"Id: {st.session_state.get(WORKSPACE_KEY, '')}")
+    st.caption("Bookmark this page's address to come back to this workspace.")
+    if st.button("New workspace", key="new_workspace"):
+        new_workspace(rt)
+        st.rerun()
+    if rt.store_problem:
+        st.warning(rt.store_problem)
+
+page.header(rt)
+notice = st.session_state.pop(NOTICE_KEY, None)
+if notice:
+    st.warning(notice)
+page.upload_zone(rt)
+page.prompts(rt)
+page.actions(rt)
+page.thumbnails(rt)
+page.video(rt)
+page.exports(rt)
+page.status_log(rt)

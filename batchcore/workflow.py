@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,9 +30,12 @@ __all__ = [
     "DryRunReceipt",
     "Gate",
     "GeneratedImage",
+    "Inputs",
     "Mode",
+    "Reference",
     "Submission",
     "SubmissionState",
+    "VideoClip",
     "WorkflowState",
     "append_log",
     "approve",
@@ -131,15 +134,55 @@ class Gate(_Frozen):
         return self.allowed
 
 
+class Inputs(_Frozen):
+    """What the person typed, kept so a refresh restores the page exactly."""
+
+    mode: Mode = "batch"
+    batch_text: str = ""
+    parsed_text: str | None = None  # the batch text as it was when Parse was last pressed
+    grid: tuple[dict[str, Any], ...] = ()  # the rows as edited in the grid after Parse
+    single_prompt: str = ""
+    single_variants: int = 1
+    single_scene_id: str = ""
+
+
+class Reference(_Frozen):
+    """An uploaded reference image: its name and the URL rows send as a reference."""
+
+    name: str
+    url: str
+    thumbnail_url: str = ""
+    size: int = 0
+    mime: str = ""
+    sha256: str = ""
+
+
+class VideoClip(_Frozen):
+    """One video job for an approved scene, from submission until its clip is ready."""
+
+    scene_id: str
+    job_id: str = ""
+    batch_hash: str = ""
+    batch_id: str = ""
+    model: str = "veo3_fast"
+    status: str = "queued"
+    url: str = ""
+    error: str = ""
+    image_url: str = ""
+
+
 class WorkflowState(_Frozen):
     """Everything a workspace remembers; serialisable with ``model_dump_json``."""
 
+    inputs: Inputs = Field(default_factory=Inputs)
+    references: tuple[Reference, ...] = ()
     draft: Draft = Field(default_factory=Draft)
     receipts: dict[str, DryRunReceipt] = Field(default_factory=dict)
     submissions: dict[str, Submission] = Field(default_factory=dict)
     images: dict[str, tuple[GeneratedImage, ...]] = Field(default_factory=dict)
     approvals: dict[str, Approval] = Field(default_factory=dict)
     log: tuple[LogEntry, ...] = ()
+    videos: dict[str, VideoClip] = Field(default_factory=dict)
 
 
 # --- the draft -------------------------------------------------------------------------

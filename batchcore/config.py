@@ -1,0 +1,122 @@
+"""Settings read from ``st.secrets`` and the environment, and the mock/live decision.
+
+The page passes plain mappings (``dict(st.secrets)``, ``os.environ``); this module never
+imports Streamlit. The API key is kept in a ``SecretStr``: it never shows in a repr, a log
+line or an error text, and :meth:`Settings.describe` (what the sidebar shows) omits it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+
+from .errors import InputError
+from .spend import parse_cap
+
+__all__ = ["DEFAULT_BASE_URL", "Settings", "load_settings"]
+
+DEFAULT_BASE_URL = "https://orchestrator-582559442661.us-central1.run.app"
+MOCK_BASE_URL = "https://emulator.local"
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class Settings(BaseModel):
+    """Where to send requests, with which key, and whether to use the built-in emulator."""
+
+    model_config = ConfigDict(frozen=True)
+
+    base_url: str = DEFAULT_BASE_URL
+    api_key: SecretStr | None = None
+    use_mock: bool = True
+    mock_reason: str = ""
+    database_url: str | None = None
+    daily_cap: Decimal = Decimal("2.00")
+    live_read_timeout: float = 900.0
+    mock_latency_ms: int = 150
+    problems: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The API key in clear, for the HTTP client only (never for display)."""
+        return self.api_key.get_secret_value() if self.api_key else ""
+
+    def describe(self) -> dict[str, str]:
+        """What the sidebar may show: backend URL and mode, never the key."""
+        return {
+            "Backend": MOCK_BASE_URL + " (built-in emulator)" if self.use_mock else self.base_url,
+            "Mode": "Mock — no real cost" if self.use_mock else "Live — real cost",
+            "API key": "not needed" if self.use_mock else ("configured" if self.api_key else "missing"),
+        }
+
+
+def _first(sources: tuple[Mapping[str, Any], ...], *names: str) -> Any:
+    for source in sources:
+        for name in names:
+            value = source.get(name)
+            if value is not None and str(value).strip() != "":
+                return value
+    return None
+
+
+def load_settings(*sources: Mapping[str, Any]) -> Settings:
+    """Build settings from mappings, earlier ones winning (e.g. ``st.secrets`` then env).
+
+    Mock mode is on when ``BATCH_USE_MOCK`` is true, or when no API key is configured.
+    A value that cannot be read is reported in ``problems`` and its default is kept.
+    """
+    problems: list[str] = []
+    key = _first(sources, "ORCHESTRATOR_API_KEY", "API_KEY")
+    key_text = str(key).strip() if key is not None else ""
+    flag = _first(sources, "BATCH_USE_MOCK", "NEXT_PUBLIC_USE_MOCK")
+    forced: bool | None = None
+    if flag is not None:
+        word = str(flag).strip().lower()
+        if word in _TRUE:
+            forced = True
+        elif word in _FALSE:
+            forced = False
+        else:
+            problems.append(f"BATCH_USE_MOCK should be true or false, not {word!r}; using mock mode.")
+            forced = True
+    if forced is True:
+        use_mock, reason = True, "BATCH_USE_MOCK is true"
+    elif not key_text:
+        use_mock, reason = True, "no API key is configured"
+    else:
+        use_mock, reason = False, ""
+    if key_text and not key_text.startswith("aip_"):
+        problems.append('The configured API key does not start with "aip_"; the server will refuse it.')
+
+    values: dict[str, Any] = {
+        "api_key": SecretStr(key_text) if key_text else None,
+        "use_mock": use_mock,
+        "mock_reason": reason,
+    }
+    base = _first(sources, "ORCHESTRATOR_URL", "BATCH_API_URL")
+    if base is not None:
+        values["base_url"] = str(base).strip().rstrip("/")
+    db = _first(sources, "DATABASE_URL")
+    if db is not None:
+        values["database_url"] = str(db).strip()
+    cap = _first(sources, "DAILY_SPEND_CAP")
+    if cap is not None:
+        try:
+            values["daily_cap"] = parse_cap(cap)
+        except InputError as exc:
+            problems.append(f"DAILY_SPEND_CAP: {exc} Using $2.00.")
+    for name, field, kind in (
+        ("LIVE_READ_TIMEOUT", "live_read_timeout", float),
+        ("MOCK_LATENCY_MS", "mock_latency_ms", int),
+    ):
+        raw = _first(sources, name)
+        if raw is not None:
+            try:
+                values[field] = kind(str(raw).strip())
+            except ValueError:
+                problems.append(f"{name} should be a number, not {raw!r}; using the default.")
+    values["problems"] = tuple(problems)
+    return Settings(**values)

@@ -1,0 +1,432 @@
+"""From a click to recorded results: the background procedures and the pure appliers.
+
+Two halves, kept apart on purpose:
+
+* ``run_*`` functions do the I/O. They run in a :class:`~batchcore.jobs.JobRunner` thread,
+  call the client, poll when the server answers asynchronously (the brief's shape, video
+  jobs), and push status lines onto ``job.events`` as results land.
+* ``after_*`` functions are pure: they take a :class:`WorkflowState` and an outcome and
+  return the new state (images, approvals kept or dropped, submissions finished, log lines).
+
+The page calls ``begin_*`` (in ``workflow``), starts a ``run_*`` in the runner, and later
+applies the job with :func:`apply_job`. Nothing here imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import AlreadySubmitted, BatchStudioError, ConfirmationMismatch, OutcomeUnknown
+from .jobs import Job
+from .models import (
+    DryRunResult,
+    JobStatus,
+    LiveResult,
+    StatusResult,
+    VideoBatchResult,
+    VideoItem,
+    generated_images,
+)
+from .pricing import PRICE_PER_IMAGE, VIDEO_PRICES, format_money, video_cost
+from .rows import BatchRow
+from .statuslog import LogEntry, log_entry
+from .workflow import (
+    Mode,
+    Submission,
+    VideoClip,
+    WorkflowState,
+    append_log,
+    approved_scenes,
+    check_video_confirmation,
+    finish_submission,
+    in_flight,
+    make_receipt,
+    record_dry_run,
+    record_images,
+)
+
+__all__ = [
+    "ImageRunResult",
+    "VideoPlan",
+    "VideoRunResult",
+    "after_dry_run",
+    "after_image_error",
+    "after_images",
+    "after_video_error",
+    "after_videos",
+    "apply_job",
+    "begin_video_submission",
+    "drain_events",
+    "plan_videos",
+    "reconcile_orphans",
+    "run_images",
+    "run_videos",
+    "video_batch_hash",
+]
+
+TERMINAL = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(timezone.utc)
+
+
+def _emit(job: Job, entry: LogEntry) -> None:
+    job.events.append(entry)
+
+
+# --- dry-run ----------------------------------------------------------------------------
+
+
+def after_dry_run(
+    state: WorkflowState, mode: Mode, rows: Sequence[BatchRow], result: DryRunResult,
+    now: datetime | None = None,
+) -> WorkflowState:
+    """Keep the receipt of a completed dry-run and log it with both costs."""
+    moment = _now(now)
+    receipt = make_receipt(mode, rows, now=moment, server_estimated_cost=result.estimated_cost,
+                           batch_id=result.batch_id)
+    note = f"{receipt.images} image{'s' if receipt.images != 1 else ''} would cost " \
+           f"{format_money(receipt.estimated_cost)}"
+    if receipt.server_estimated_cost is not None and \
+            receipt.server_estimated_cost != receipt.estimated_cost:
+        note += f" (the server estimated {format_money(receipt.server_estimated_cost)})"
+    entry = log_entry("dry_run", f"{note}; hash {receipt.batch_hash[:12]}",
+                      job_id=result.batch_id, now=moment)
+    return append_log(record_dry_run(state, receipt), entry)
+
+
+# --- live images ------------------------------------------------------------------------
+
+
+class ImageRunResult(BaseModel):
+    """What a live image run ended with: the first answer and, if it was async, the last poll."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    live: LiveResult
+    final: StatusResult | None = None
+    timed_out: bool = False
+
+
+def run_images(
+    client: Any, rows: Sequence[BatchRow], batch_hash: str, job: Job, *,
+    poll_every: float = 2.0, poll_for: float = 1800.0, sleep: Callable[[float], None] = time.sleep,
+) -> ImageRunResult:
+    """The paid call, sent exactly once; then polling if the server answered asynchronously."""
+    _emit(job, log_entry("submitted", f"{len(rows)} rows sent for live generation",
+                         job_id=batch_hash[:12]))
+    live = client.generate_images(rows, batch_hash=batch_hash)
+    if not live.pending:
+        for out in live.jobs:
+            _emit(job, _job_line(out.job_id, out.scene_id, out.status, out.error, len(out.images)))
+        return ImageRunResult(live=live)
+    poll_id = next((j.job_id for j in live.jobs if j.job_id), live.batch_id)
+    _emit(job, log_entry("queued", "the server queued the batch; polling its status",
+                         job_id=poll_id))
+    deadline = time.monotonic() + poll_for
+    last_word = ""
+    while True:
+        status = client.job_status(poll_id)
+        job.progress = status.progress
+        if status.status_word != last_word or status.status in TERMINAL:
+            pct = "" if status.progress is None else f" {status.progress:.0%}"
+            _emit(job, log_entry(status.status.value, f"{status.status_word}{pct}".strip(),
+                                 job_id=poll_id))
+            last_word = status.status_word
+        if status.status in TERMINAL:
+            return ImageRunResult(live=live, final=status)
+        if time.monotonic() > deadline:
+            return ImageRunResult(live=live, final=status, timed_out=True)
+        sleep(poll_every)
+
+
+def _job_line(job_id: str, scene_id: str, status: JobStatus, error: str, images: int) -> LogEntry:
+    if status == JobStatus.COMPLETED:
+        message = f"{images} image{'s' if images != 1 else ''}"
+    else:
+        message = error or status.value
+    return log_entry(status.value, message, job_id=job_id, scene_id=scene_id)
+
+
+def after_images(
+    state: WorkflowState, batch_hash: str, rows: Sequence[BatchRow], outcome: ImageRunResult,
+    now: datetime | None = None,
+) -> WorkflowState:
+    """Record a finished live run: images per scene, failed rows, and what it really cost."""
+    moment = _now(now)
+    source: LiveResult | StatusResult = outcome.final or outcome.live
+    images = generated_images(source, rows)
+    counted = PRICE_PER_IMAGE * len(images)
+    got = {img.scene_id for img in images}
+    failed = [r.scene_id for r in rows if r.scene_id not in got]
+    if outcome.timed_out:
+        state_word, summary = "outcome_unknown", "still running when we stopped polling"
+    elif not images:
+        state_word, summary = "failed", "no images came back"
+    elif failed:
+        state_word, summary = "partial", f"{len(failed)} of {len(rows)} rows failed"
+    else:
+        state_word, summary = "completed", "every row completed"
+    reported = outcome.live.reported_actual_cost
+    cost_note = f"cost {format_money(counted)} by our count"
+    if reported is not None and reported != counted:
+        cost_note += f" (the server reported {format_money(reported)})"
+    new = record_images(state, images)
+    new = finish_submission(new, batch_hash, state_word, batch_id=outcome.live.batch_id,
+                            actual_cost=counted, message=summary, now=moment)
+    errors = _row_errors(outcome)
+    entries = [
+        log_entry("failed", errors.get(scene, "no image returned"),
+                  job_id=outcome.live.batch_id, scene_id=scene, now=moment)
+        for scene in failed
+    ]
+    entries.append(log_entry(state_word, f"{len(images)} images; {summary}; {cost_note}",
+                             job_id=outcome.live.batch_id, now=moment))
+    return append_log(new, *entries)
+
+
+def _row_errors(outcome: ImageRunResult) -> dict[str, str]:
+    errors = {j.scene_id: j.error for j in outcome.live.jobs if j.error}
+    for scene in outcome.live.rejected:
+        errors.setdefault(scene, "rejected by the server")
+    if outcome.final is not None and outcome.final.error:
+        errors.setdefault("", outcome.final.error)
+    return errors
+
+
+def after_image_error(
+    state: WorkflowState, batch_hash: str, error: BaseException, now: datetime | None = None
+) -> WorkflowState:
+    """Record a live run that raised: outcome unknown (maybe billed) or failed (not billed)."""
+    moment = _now(now)
+    if isinstance(error, OutcomeUnknown):
+        word = "outcome_unknown"
+        message = str(error)
+    else:
+        word = "failed"
+        message = str(error) if isinstance(error, BatchStudioError) else \
+            f"Unexpected error: {type(error).__name__}"
+    new = finish_submission(state, batch_hash, word, message=message, now=moment)
+    return append_log(new, log_entry(word, message, job_id=batch_hash[:12], now=moment))
+
+
+# --- videos -----------------------------------------------------------------------------
+
+
+class VideoPlan(BaseModel):
+    """The clips a video submission would make: one per approved scene, and their cost."""
+
+    model_config = ConfigDict(frozen=True)
+
+    items: tuple[VideoItem, ...]
+    model: str
+    cost: Decimal
+
+    @property
+    def clips(self) -> int:
+        return len(self.items)
+
+
+def plan_videos(
+    state: WorkflowState, model: str = "veo3_fast", aspect: str = "16:9", resolution: int = 720
+) -> VideoPlan:
+    """One clip per approved image, with the exact total cost for ``model``."""
+    if model not in VIDEO_PRICES:
+        raise ValueError(f"Unknown video model {model!r}.")
+    items = tuple(
+        VideoItem(scene_id=img.scene_id, prompt=img.prompt or img.scene_id,
+                  approved_image_url=img.url, veo_model=model, aspect=aspect,
+                  resolution=resolution)
+        for img in approved_scenes(state)
+    )
+    return VideoPlan(items=items, model=model, cost=video_cost(model, len(items)))
+
+
+def video_batch_hash(plan: VideoPlan) -> str:
+    """A stable hash of exactly what would be sent, so the same plan is never sent twice."""
+    import hashlib
+
+    body = "videos" + "".join(i.model_dump_json() for i in plan.items)
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def begin_video_submission(
+    state: WorkflowState, plan: VideoPlan, typed: str, now: datetime | None = None,
+    *, cap_check: Callable[[WorkflowState, Decimal], None] | None = None,
+) -> tuple[WorkflowState, str]:
+    """Check the typed count (and the spend cap), then mark the videos in flight."""
+    if plan.clips == 0:
+        raise ConfirmationMismatch("Approve at least one image before generating video.")
+    check_video_confirmation(typed, plan.clips)
+    if in_flight(state, "videos"):
+        raise AlreadySubmitted("Videos are already being generated; wait for them to finish.")
+    hash_ = video_batch_hash(plan)
+    earlier = state.submissions.get(hash_)
+    if earlier is not None and earlier.state in ("completed", "partial", "outcome_unknown"):
+        raise AlreadySubmitted(
+            "These exact clips were already submitted; change the approvals or the model "
+            "to make new ones."
+        )
+    if cap_check is not None:
+        cap_check(state, plan.cost)
+    moment = _now(now)
+    sub = Submission(batch_hash=hash_, kind="videos", cost=plan.cost, started_at=moment)
+    clips = {i.scene_id: VideoClip(scene_id=i.scene_id, batch_hash=hash_, model=plan.model,
+                                   status="submitting", image_url=i.approved_image_url)
+             for i in plan.items}
+    new = state.model_copy(update={
+        "submissions": {**state.submissions, hash_: sub},
+        "videos": {**state.videos, **clips},
+    })
+    entry = log_entry("submitted", f"{plan.clips} clip{'s' if plan.clips != 1 else ''} with "
+                      f"{plan.model}, {format_money(plan.cost)}", job_id=hash_[:12], now=moment)
+    return append_log(new, entry), hash_
+
+
+class VideoRunResult(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    batch: VideoBatchResult
+    finals: dict[str, StatusResult] = {}
+    timed_out: bool = False
+
+
+def run_videos(
+    client: Any, plan: VideoPlan, batch_hash: str, job: Job, *,
+    poll_every: float = 2.0, poll_for: float = 1800.0, sleep: Callable[[float], None] = time.sleep,
+) -> VideoRunResult:
+    """The paid video call, sent once, then polling every clip's job until it is done."""
+    batch = client.generate_videos(plan.items, confirm_count=plan.clips, batch_hash=batch_hash)
+    finals: dict[str, StatusResult] = {}
+    open_jobs = {j.job_id: j.scene_id for j in batch.jobs if j.job_id}
+    for j in batch.jobs:
+        _emit(job, log_entry(j.status.value, j.error or "accepted", job_id=j.job_id,
+                             scene_id=j.scene_id))
+        if j.status in TERMINAL or not batch.pending:
+            open_jobs.pop(j.job_id, None)
+    deadline = time.monotonic() + poll_for
+    while open_jobs:
+        if time.monotonic() > deadline:
+            return VideoRunResult(batch=batch, finals=finals, timed_out=True)
+        sleep(poll_every)
+        for job_id, scene in list(open_jobs.items()):
+            status = client.job_status(job_id)
+            previous = finals.get(job_id)
+            finals[job_id] = status
+            if previous is None or previous.status_word != status.status_word:
+                _emit(job, log_entry(status.status.value, status.error or status.status_word,
+                                     job_id=job_id, scene_id=scene))
+            if status.status in TERMINAL:
+                del open_jobs[job_id]
+    return VideoRunResult(batch=batch, finals=finals)
+
+
+def after_videos(
+    state: WorkflowState, batch_hash: str, outcome: VideoRunResult, now: datetime | None = None
+) -> WorkflowState:
+    """Record the clips: their URLs when done, their errors when not."""
+    moment = _now(now)
+    videos = dict(state.videos)
+    done = 0
+    for j in outcome.batch.jobs:
+        final = outcome.finals.get(j.job_id)
+        status = final.status if final else j.status
+        url = (final.outputs[0] if final and final.outputs else j.video_url)
+        error = (final.error if final else "") or j.error
+        old = videos.get(j.scene_id) or VideoClip(scene_id=j.scene_id)
+        word = "done" if status == JobStatus.COMPLETED and url else (
+            "error" if status in (JobStatus.FAILED, JobStatus.CANCELED) else status.value)
+        done += word == "done"
+        videos[j.scene_id] = old.model_copy(update={
+            "job_id": j.job_id, "batch_id": outcome.batch.batch_id, "status": word,
+            "url": url or "", "error": error,
+        })
+    sub = state.submissions[batch_hash]
+    price = sub.cost / max(len(outcome.batch.jobs), 1) if outcome.batch.jobs else Decimal(0)
+    if outcome.timed_out:
+        word = "outcome_unknown"
+    elif done == len(outcome.batch.jobs) and done:
+        word = "completed"
+    elif done:
+        word = "partial"
+    else:
+        word = "failed"
+    # Clips are billed when accepted, so every accepted job counts, done or not.
+    actual = price * len(outcome.batch.jobs)
+    new = state.model_copy(update={"videos": videos})
+    new = finish_submission(new, batch_hash, word, batch_id=outcome.batch.batch_id,
+                            actual_cost=actual, message=f"{done} clip(s) ready", now=moment)
+    return append_log(new, log_entry(word, f"{done} of {len(outcome.batch.jobs)} clips ready; "
+                                     f"cost {format_money(actual)}",
+                                     job_id=outcome.batch.batch_id, now=moment))
+
+
+def after_video_error(
+    state: WorkflowState, batch_hash: str, error: BaseException, now: datetime | None = None
+) -> WorkflowState:
+    """A video submission that raised: its clips show the error; unknown outcomes say so."""
+    moment = _now(now)
+    new = after_image_error(state, batch_hash, error, now=moment)
+    word = "outcome_unknown" if isinstance(error, OutcomeUnknown) else "error"
+    message = new.submissions[batch_hash].message
+    videos = {k: (v.model_copy(update={"status": word, "error": message})
+                  if v.batch_hash == batch_hash and v.status == "submitting" else v)
+              for k, v in new.videos.items()}
+    return new.model_copy(update={"videos": videos})
+
+
+# --- the page's glue ------------------------------------------------------------------
+
+
+def drain_events(state: WorkflowState, job: Job) -> WorkflowState:
+    """Append the status lines a running job has produced since the last call."""
+    fresh = job.events[job.cursor:]
+    job.cursor += len(fresh)
+    return append_log(state, *fresh) if fresh else state
+
+
+def apply_job(state: WorkflowState, job: Job, rows: Sequence[BatchRow] = (),
+              now: datetime | None = None) -> WorkflowState:
+    """Fold a finished job into the state (its remaining lines, then its outcome)."""
+    state = drain_events(state, job)
+    if job.kind == "images":
+        if job.error is not None:
+            return after_image_error(state, job.key, job.error, now)
+        return after_images(state, job.key, rows, job.result, now)
+    if job.error is not None:
+        return after_video_error(state, job.key, job.error, now)
+    return after_videos(state, job.key, job.result, now)
+
+
+def reconcile_orphans(state: WorkflowState, running_keys: set[str],
+                      now: datetime | None = None) -> WorkflowState:
+    """In-flight submissions this process is not running (the app restarted): outcome unknown.
+
+    A synchronous paid call cut off by a restart may or may not have been billed; it is
+    marked so and shown, never resubmitted automatically.
+    """
+    for sub in in_flight(state):
+        if sub.batch_hash in running_keys:
+            continue
+        message = (
+            f"The app restarted while this {sub.kind} call was in flight (batch hash "
+            f"{sub.batch_hash[:12]}). It may or may not have been processed and billed; "
+            "check the backend before trying again. Nothing was resent."
+        )
+        state = after_image_error(state, sub.batch_hash, OutcomeUnknown(
+            message, batch_hash=sub.batch_hash), now)
+        if sub.kind == "videos":
+            state = state.model_copy(update={"videos": {
+                k: (v.model_copy(update={"status": "outcome_unknown", "error": message})
+                    if v.batch_hash == sub.batch_hash and v.status in ("submitting", "queued",
+                                                                       "running") else v)
+                for k, v in state.videos.items()}})
+    return state
+

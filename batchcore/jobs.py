@@ -1,0 +1,103 @@
+"""Runs slow calls (the synchronous live call can take minutes) off the page's script thread.
+
+A :class:`JobRunner` is process-wide (the page keeps one in ``st.cache_resource``). Each job
+has a key — the batch hash of the paid call — and the runner refuses a second job with a
+key that is still running, so a double click or a second tab can never submit twice.
+The page polls :meth:`JobRunner.get` from a fragment and turns finished jobs into workflow
+state with pure functions; the worker thread never touches Streamlit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Job", "JobRunner"]
+
+JobState = Literal["running", "done", "error"]
+
+
+@dataclass
+class Job:
+    """One background call: its result or exception once it has finished."""
+
+    key: str
+    kind: str
+    started: float = field(default_factory=time.monotonic)
+    state: JobState = "running"
+    result: Any = None
+    error: BaseException | None = None
+    finished: float | None = None
+    #: status lines the worker produced; the page appends ``events[cursor:]`` to the log.
+    events: list[Any] = field(default_factory=list)
+    cursor: int = 0
+    progress: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds since the job started (until it finished)."""
+        return (self.finished or time.monotonic()) - self.started
+
+
+class JobRunner:
+    """A small thread pool whose jobs are addressed by key; one running job per key."""
+
+    def __init__(self, max_workers: int = 4) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="batch-job")
+        self._lock = threading.Lock()
+        self._jobs: dict[str, Job] = {}
+
+    def start(self, key: str, kind: str, fn: Callable[[Job], Any]) -> bool:
+        """Start ``fn(job)`` in the background; False (and nothing started) if ``key`` is running."""
+        with self._lock:
+            current = self._jobs.get(key)
+            if current is not None and current.state == "running":
+                return False
+            job = Job(key=key, kind=kind)
+            self._jobs[key] = job
+        self._pool.submit(self._run, job, fn)
+        return True
+
+    def _run(self, job: Job, fn: Callable[[Job], Any]) -> None:
+        try:
+            result = fn(job)
+        except BaseException as exc:  # reported to the page, never swallowed
+            with self._lock:
+                job.error, job.state, job.finished = exc, "error", time.monotonic()
+        else:
+            with self._lock:
+                job.result, job.state, job.finished = result, "done", time.monotonic()
+
+    def get(self, key: str) -> Job | None:
+        """The job with ``key``, running or finished, or None if this process never ran it."""
+        with self._lock:
+            return self._jobs.get(key)
+
+    def running(self) -> list[Job]:
+        """Jobs still running."""
+        with self._lock:
+            return [j for j in self._jobs.values() if j.state == "running"]
+
+    def forget(self, key: str) -> None:
+        """Drop a finished job once its outcome has been recorded."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is not None and job.state != "running":
+                del self._jobs[key]
+
+    def wait(self, key: str, timeout: float = 30.0) -> Job | None:
+        """Block until the job has finished (for tests and scripts; the page never waits)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            job = self.get(key)
+            if job is None or job.state != "running":
+                return job
+            time.sleep(0.01)
+        return self.get(key)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,53 @@
+"""Image and video bytes for the page.
+
+The browser may not reach where an image lives (mock mode's in-process emulator has no
+port; the real server without a generation key returns placeholder URLs that never load),
+so the page fetches bytes on the server side, through the client, and shows those — or a
+plain note when they cannot be had.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from batchcore import BatchStudioError
+from batchcore.workflow import Reference
+
+from .runtime import Runtime
+
+_THUMBS = "_ref_thumbnails"
+
+
+def remember_thumbnail(url: str, data: bytes) -> None:
+    """Keep the thumbnail made at upload time, so chips need no fetch."""
+    st.session_state.setdefault(_THUMBS, {})[url] = data
+
+
+@st.cache_data(max_entries=500, show_spinner=False)
+def _fetch(_rt: Runtime, url: str) -> bytes | None:
+    try:
+        data = _rt.client.fetch_asset(url)
+    except (BatchStudioError, ValueError):
+        return None
+    return data or None
+
+
+def reference_thumbnail(rt: Runtime, ref: Reference) -> bytes | None:
+    cached = st.session_state.get(_THUMBS, {}).get(ref.url)
+    if cached:
+        return cached
+    return _fetch(rt, ref.thumbnail_url or ref.url)
+
+
+def image_bytes(rt: Runtime, *urls: str) -> bytes | None:
+    """The first of ``urls`` that loads (thumbnail first, then the full image)."""
+    for url in urls:
+        if url:
+            data = _fetch(rt, url)
+            if data is not None:
+                return data
+    return None
+
+
+def video_bytes(rt: Runtime, url: str) -> bytes | None:
+    return _fetch(rt, url) if url else None

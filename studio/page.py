@@ -1,0 +1,635 @@
+"""The single page, top to bottom: upload, prompts, actions, thumbnails, video, status log.
+
+Shell code only: it draws widgets and calls batchcore, which makes every decision.
+Prompts, file names and server messages are always drawn as plain text (``st.text``,
+``st.code``, dataframes), never as markdown or HTML.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pandas as pd
+import streamlit as st
+
+from batchcore import (
+    MAX_ROWS,
+    MAX_VARIANTS,
+    PRICE_PER_IMAGE,
+    VIDEO_PRICES,
+    BatchStudioError,
+    NotImplementedByBackend,
+    OutcomeUnknown,
+    ParseResult,
+    attach_refs,
+    begin_image_submission,
+    can_generate,
+    current_hash,
+    describe_receipt,
+    format_batch,
+    format_money,
+    image_cost,
+    in_flight,
+    parse_batch,
+    parse_single,
+    render_log,
+    rows_from_records,
+    video_confirmation_ok,
+    with_draft,
+)
+from batchcore import generation as gen
+from batchcore.spend import spend_gate, spend_today
+from batchcore.workflow import Inputs, Reference, WorkflowState, append_log, approve
+from batchcore.statuslog import log_entry
+
+from . import media
+from .runtime import Runtime
+from .state import commit, current
+
+MODES = ["Single", "Batch"]
+GRID_COLUMNS = ["scene_id", "prompt", "variants"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --- header -------------------------------------------------------------------------------
+
+
+def header(rt: Runtime) -> None:
+    st.title("Batch Studio")
+    st.caption("Batch image and video generation with no accidental cost: dry-run first, "
+               "confirm every paid step.")
+    if rt.settings.use_mock:
+        st.info(f"**Mock mode — no real cost.** Calls go to the built-in emulator "
+                f"({rt.settings.mock_reason}).", icon="🧪")
+    with st.sidebar:
+        st.subheader("Backend")
+        for label, value in rt.settings.describe().items():
+            st.text(f"{label}: {value}")
+        for problem in rt.settings.problems:
+            st.warning(problem)
+
+
+# --- 1. upload zone ---------------------------------------------------------------------
+
+
+def upload_zone(rt: Runtime) -> None:
+    from batchcore.uploads import BackendUploader, upload_references
+
+    st.header("1. Reference images")
+    state = current()
+    files = st.file_uploader(
+        "Drop JPG or PNG reference images (at most 6, 10 MB each)",
+        type=["jpg", "jpeg", "png"], accept_multiple_files=True, key="uploader",
+    ) or []
+    done: set[str] = st.session_state.setdefault("uploaded_file_ids", set())
+    fresh = [f for f in files if f.file_id not in done]
+    if fresh:
+        with st.spinner("Checking and uploading…"):
+            report = upload_references(
+                [(f.name, f.getvalue()) for f in fresh],
+                BackendUploader(rt.client.upload_references),
+                already=len(state.references),
+            )
+        done.update(f.file_id for f in fresh)
+        notes = [r.reason for r in report.refused]
+        if report.error is not None:
+            notes.append(str(report.error))
+        st.session_state["upload_notes"] = notes
+        if report.uploaded:
+            refs = list(state.references)
+            for image, up in zip(report.accepted, report.uploaded):
+                refs.append(Reference(name=image.safe_name, url=up.url,
+                                      thumbnail_url=up.thumbnail_url or "", size=image.size,
+                                      mime=image.mime, sha256=image.sha256))
+                media.remember_thumbnail(up.url, image.thumbnail)
+            state = commit(rt, _with_refs(state, tuple(refs)))
+            state = commit(rt, append_log(state, log_entry(
+                "uploaded", f"{len(report.uploaded)} reference image(s): "
+                + ", ".join(r.safe_name for r in report.accepted))))
+    for note in st.session_state.get("upload_notes", []):
+        st.warning(note, icon="⚠️")
+    if state.references:
+        st.caption(f"{len(state.references)} reference image(s), attached to every row:")
+        cols = st.columns(min(len(state.references), 6))
+        for i, (col, ref) in enumerate(zip(cols, state.references)):
+            with col:
+                thumb = media.reference_thumbnail(rt, ref)
+                if thumb:
+                    st.image(thumb, width=72)
+                st.text(ref.name)
+                if st.button("Remove", key=f"rm_ref_{i}_{ref.sha256[:8]}",
+                             help=f"Remove {ref.name}"):
+                    refs = tuple(r for r in state.references if r is not ref)
+                    commit(rt, _with_refs(state, refs))
+                    st.rerun()
+
+
+def _with_refs(state: WorkflowState, refs: tuple[Reference, ...]) -> WorkflowState:
+    """New references change every row's ref_urls, so the draft (and its hash) changes too."""
+    urls = [r.url for r in refs]
+    draft = state.draft.model_copy(update={"rows": tuple(attach_refs(state.draft.rows, urls))})
+    return state.model_copy(update={"references": refs, "draft": draft})
+
+
+# --- 2. prompts -------------------------------------------------------------------------
+
+
+def _restore_widgets(inputs: Inputs) -> None:
+    """Give the widgets the saved inputs once per session (refresh restores the page)."""
+    if st.session_state.get("_widgets_restored"):
+        return
+    st.session_state["_widgets_restored"] = True
+    st.session_state["mode"] = "Single" if inputs.mode == "single" else "Batch"
+    st.session_state["batch_text"] = inputs.batch_text
+    st.session_state["single_prompt"] = inputs.single_prompt
+    st.session_state["single_variants"] = inputs.single_variants
+    st.session_state["single_scene"] = inputs.single_scene_id
+
+
+def prompts(rt: Runtime) -> None:
+    st.header("2. Prompts")
+    state = current()
+    _restore_widgets(state.inputs)
+    choice = st.radio("Mode", MODES, key="mode", horizontal=True)
+    mode = "single" if choice == "Single" else "batch"
+    urls = [r.url for r in state.references]
+    inputs = state.inputs.model_copy(update={"mode": mode})
+
+    if mode == "single":
+        prompt = st.text_area("Prompt", key="single_prompt", height=90,
+                              placeholder="Modern kitchen with morning light")
+        c1, c2 = st.columns([1, 2])
+        with c1:
+            variants = st.radio("Variants", [1, 2, 3], key="single_variants", horizontal=True)
+        with c2:
+            scene = st.text_input("Scene id (optional)", key="single_scene",
+                                  placeholder="SCENE-001")
+        inputs = inputs.model_copy(update={"single_prompt": prompt, "single_variants": variants,
+                                           "single_scene_id": scene})
+        parsed = parse_single(prompt, variants, scene or None) if prompt.strip() else ParseResult()
+        stale = False
+    else:
+        st.caption(f"One row per line: `scene_id | prompt | variants` — at most {MAX_ROWS} rows "
+                   f"and {MAX_VARIANTS} variants per row. Lines starting with # are ignored.")
+        text = st.text_area("Batch", key="batch_text", height=180,
+                            placeholder="SCENE-001 | Modern kitchen with morning light | 2\n"
+                                        "SCENE-002 | Cozy living room with fireplace | 3")
+        inputs = inputs.model_copy(update={"batch_text": text})
+        if st.button("Parse", key="parse"):
+            result = parse_batch(text)
+            inputs = inputs.model_copy(update={
+                "parsed_text": text,
+                "grid": tuple({"scene_id": r.scene_id, "prompt": r.prompt, "variants": r.variants}
+                              for r in result.rows),
+            })
+            st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
+        parsed, stale = _batch_draft(inputs)
+
+    rows = attach_refs(parsed.rows, urls)
+    parsed = ParseResult(rows=rows, errors=parsed.errors)
+    new = with_draft(state.model_copy(update={"inputs": inputs}), mode, parsed)
+    state = commit(rt, new)
+    st.session_state["draft_stale"] = stale
+    _preview(state, parsed, stale)
+
+
+def _batch_draft(inputs: Inputs) -> tuple[ParseResult, bool]:
+    """The batch draft: the parsed text's rows as edited in the grid, and its errors."""
+    if inputs.parsed_text is None:
+        return ParseResult(), False
+    text_result = parse_batch(inputs.parsed_text)
+    stale = inputs.parsed_text != inputs.batch_text
+    if text_result.errors:
+        st.error(f"{len(text_result.errors)} line(s) need fixing — nothing is sent until they are:")
+        st.dataframe(pd.DataFrame([{"line": e.line, "problem": e.message, "text": e.text}
+                                   for e in text_result.errors]),
+                     hide_index=True, width="stretch")
+    if not inputs.grid and not text_result.errors:
+        return ParseResult(), stale
+    st.caption("Parsed rows — edit them here; every edit is checked again and changes the batch.")
+    version = st.session_state.get("grid_version", 0)
+    frame = pd.DataFrame(list(inputs.grid) or [], columns=GRID_COLUMNS)
+    edited = st.data_editor(
+        frame, key=f"grid_{version}", num_rows="dynamic", hide_index=True,
+        width="stretch",
+        column_config={
+            "scene_id": st.column_config.TextColumn("scene_id", max_chars=50, required=True),
+            "prompt": st.column_config.TextColumn("prompt", max_chars=1000, required=True,
+                                                  width="large"),
+            "variants": st.column_config.NumberColumn("variants", min_value=1,
+                                                      max_value=MAX_VARIANTS, step=1,
+                                                      required=True),
+        },
+    )
+    grid_result = rows_from_records(edited.to_dict("records"))
+    errors = list(text_result.errors) + [
+        e.model_copy(update={"message": f"(grid row {e.line}) {e.message}"})
+        for e in grid_result.errors
+    ]
+    return ParseResult(rows=grid_result.rows, errors=errors), stale
+
+
+def _preview(state: WorkflowState, parsed: ParseResult, stale: bool) -> None:
+    rows = state.draft.rows
+    if stale:
+        st.warning("The text changed since you pressed Parse — press **Parse** again before "
+                   "the dry-run.", icon="✏️")
+    if not rows and not state.draft.errors:
+        return
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Rows", len(rows))
+    c2.metric("Images", sum(r.variants for r in rows))
+    c3.metric("Estimated cost", format_money(image_cost(rows)),
+              help=f"{format_money(PRICE_PER_IMAGE)} per image")
+    grid_errors = [e for e in state.draft.errors if e.message.startswith("(grid row")]
+    for e in grid_errors:
+        st.error(e.message)
+
+
+# --- 3. actions ---------------------------------------------------------------------------
+
+
+def actions(rt: Runtime) -> None:
+    st.header("3. Generate")
+    state = current()
+    now = _now()
+    hash_ = current_hash(state, now)
+    gate = can_generate(state, hash_, now)
+    stale = st.session_state.get("draft_stale", False)
+    cost = image_cost(state.draft.rows)
+    spend = spend_gate(state, cost, rt.settings.daily_cap, now) if state.draft.rows else None
+    if gate and spend is not None and not spend:
+        gate = spend
+    if gate and stale:
+        gate = gate.model_copy(update={"allowed": False, "reason": "Press Parse again first."})
+
+    can_dry = bool(state.draft.rows) and not state.draft.errors and not stale
+    c1, c2, c3 = st.columns([1, 1, 2])
+    with c1:
+        dry = st.button("Dry-Run Images", key="dry_run", disabled=not can_dry,
+                        width="stretch")
+    with c2:
+        gen_click = st.button(f"Generate Images", key="generate", type="primary",
+                              disabled=not gate, width="stretch")
+    with c3:
+        if not gate:
+            st.caption(f"Generate Images is off: {gate.reason}")
+        else:
+            st.caption(f"Ready: {len(state.draft.rows)} rows, "
+                       f"{sum(r.variants for r in state.draft.rows)} images, "
+                       f"{format_money(cost)}. You will confirm before anything is spent.")
+    if dry:
+        _dry_run(rt, state, hash_)
+        st.rerun()
+    if gen_click and gate:
+        st.session_state["confirm_images"] = hash_
+    receipt = current().receipts.get(hash_)
+    if receipt is not None:
+        st.success(f"Dry-run receipt: {describe_receipt(receipt)} — hash {receipt.batch_hash[:12]}… "
+                   f"at {receipt.created_at:%H:%M:%S} UTC", icon="🧾")
+        if receipt.server_estimated_cost is not None and \
+                receipt.server_estimated_cost != receipt.estimated_cost:
+            st.caption(f"The server estimated {format_money(receipt.server_estimated_cost)}; "
+                       "our own count is the one shown.")
+    _spend_line(rt, state)
+    error = st.session_state.pop("action_error", None)
+    if error:
+        st.error(error)
+    if st.session_state.get("confirm_images") == hash_:
+        confirm_images(rt, hash_)
+
+
+def _spend_line(rt: Runtime, state: WorkflowState) -> None:
+    s = spend_today(state, cap=rt.settings.daily_cap)
+    st.caption(f"Today's spend: {format_money(s.spent)} spent, {format_money(s.reserved)} "
+               f"reserved, {format_money(s.left)} left of the {format_money(s.cap)} daily cap.")
+
+
+def _dry_run(rt: Runtime, state: WorkflowState, hash_: str) -> None:
+    rows = list(state.draft.rows)
+    try:
+        with st.spinner("Dry-run…"):
+            result = rt.client.dry_run_images(rows, batch_hash=hash_)
+    except BatchStudioError as exc:
+        st.session_state["action_error"] = f"Dry-run failed: {exc}"
+        commit(rt, append_log(state, log_entry("failed", f"dry-run: {exc}",
+                                               job_id=hash_[:12])))
+        return
+    commit(rt, gen.after_dry_run(state, state.draft.mode, rows, result))
+
+
+@st.dialog("Confirm paid image generation")
+def confirm_images(rt: Runtime, hash_: str) -> None:
+    state = current()
+    rows = state.draft.rows
+    receipt = state.receipts.get(hash_)
+    if receipt is None:
+        st.error("The dry-run for this batch is gone; run Dry-Run Images again.")
+        return
+    st.write(f"This sends **{len(rows)} rows** for live generation: "
+             f"**{receipt.images} images** for **{format_money(receipt.estimated_cost)}**.")
+    st.dataframe(pd.DataFrame([{"scene_id": r.scene_id, "variants": r.variants,
+                                "cost": format_money(PRICE_PER_IMAGE * r.variants)}
+                               for r in rows]), hide_index=True, width="stretch")
+    if not rt.settings.use_mock:
+        st.warning("This is the real backend: it will be billed.", icon="💳")
+    c1, c2 = st.columns(2)
+    if c1.button(f"Confirm — spend {format_money(receipt.estimated_cost)}", type="primary",
+                 key="confirm_images_go"):
+        st.session_state.pop("confirm_images", None)
+        start_images(rt, hash_)
+        st.rerun()
+    if c2.button("Cancel", key="confirm_images_cancel"):
+        st.session_state.pop("confirm_images", None)
+        st.rerun()
+
+
+def start_images(rt: Runtime, hash_: str) -> None:
+    """Consume the receipt, then start the one live call in the background."""
+    state = current()
+    now = _now()
+    try:
+        spend = spend_gate(state, image_cost(state.draft.rows), rt.settings.daily_cap, now)
+        if not spend:
+            raise BatchStudioError(spend.reason)
+        state, receipt = begin_image_submission(state, hash_, now)
+    except BatchStudioError as exc:
+        st.session_state["action_error"] = str(exc)
+        return
+    rows = list(receipt.rows)
+    state = commit(rt, state)
+    st.session_state.setdefault("job_rows", {})[hash_] = rows
+    started = rt.runner.start(hash_, "images",
+                              lambda job: gen.run_images(rt.client, rows, hash_, job))
+    if not started:
+        st.session_state["action_error"] = "This batch is already being generated."
+
+
+# --- thumbnails and approvals -----------------------------------------------------------
+
+
+def thumbnails(rt: Runtime) -> None:
+    state = current()
+    retry_failed(rt)
+    if not state.images:
+        return
+    st.header("4. Approve one image per scene")
+    for scene, images in state.images.items():
+        approved = state.approvals.get(scene)
+        st.subheader(scene, anchor=False)
+        if images and images[0].prompt:
+            st.text(images[0].prompt)
+        cols = st.columns(max(len(images), 3))
+        for col, image in zip(cols, images):
+            with col:
+                is_pick = approved is not None and approved.image == image
+                data = media.image_bytes(rt, image.thumbnail_url or image.url, image.url)
+                if data is not None:
+                    st.image(data, width="stretch")
+                else:
+                    st.caption(f"#{image.variant}: the image could not be loaded")
+                label = f"Approve {scene} #{image.variant}"
+                if st.button(label, key=f"approve_{scene}_{image.variant}",
+                             type="primary" if is_pick else "secondary",
+                             width="stretch"):
+                    new = approve(current(), image)
+                    commit(rt, append_log(new, log_entry(
+                        "approved", f"variant #{image.variant}", job_id=image.job_id,
+                        scene_id=scene)))
+                    st.rerun()
+                if is_pick:
+                    st.markdown("**✓ Approved**")
+
+
+# --- video --------------------------------------------------------------------------------
+
+
+def video(rt: Runtime) -> None:
+    state = current()
+    if state.approvals:
+        st.header("5. Video")
+        n = len(state.approvals)
+        st.caption(f"{n} approved scene{'s' if n != 1 else ''}: one 8-second clip each.")
+        busy = bool(in_flight(state, "videos"))
+        if st.button("Generate Video", key="generate_video", disabled=busy):
+            st.session_state["video_dialog"] = True
+        if busy:
+            st.caption("Videos are being generated — see the status log.")
+        if st.session_state.get("video_dialog"):
+            video_dialog(rt)
+    if state.videos:
+        cols = st.columns(3)
+        for i, clip in enumerate(state.videos.values()):
+            with cols[i % 3]:
+                st.text(f"{clip.scene_id} — {clip.status}")
+                if clip.status == "done" and clip.url:
+                    data = media.video_bytes(rt, clip.url)
+                    if data is not None:
+                        st.video(data)
+                    else:
+                        st.caption("The clip could not be loaded.")
+                elif clip.error:
+                    st.caption(clip.error)
+
+
+@st.dialog("Generate video", width="large")
+def video_dialog(rt: Runtime) -> None:
+    state = current()
+    c1, c2, c3 = st.columns(3)
+    models = list(VIDEO_PRICES)
+    model = c1.radio("Model", models, index=models.index("veo3_fast"), key="video_model",
+                     format_func=lambda m: f"{m} ({format_money(VIDEO_PRICES[m])}/clip)")
+    aspect = c2.radio("Aspect", ["16:9", "9:16"], key="video_aspect")
+    resolution = c3.radio("Resolution", [720, 1080], key="video_resolution")
+    plan = gen.plan_videos(state, model, aspect, resolution)
+    st.dataframe(pd.DataFrame([{"scene_id": i.scene_id, "approved image": i.approved_image_url,
+                                "model": i.veo_model, "seconds": i.duration_s}
+                               for i in plan.items]), hide_index=True, width="stretch")
+    st.write(f"**{plan.clips} clip{'s' if plan.clips != 1 else ''}** × "
+             f"{format_money(VIDEO_PRICES[model])} = **{format_money(plan.cost)}**")
+    typed = st.text_input(f"Type the number of clips ({plan.clips}) to confirm",
+                          key="video_typed")
+    ok = video_confirmation_ok(typed, plan.clips)
+    spend = spend_gate(state, plan.cost, rt.settings.daily_cap)
+    if not spend:
+        st.error(spend.reason)
+    b1, b2 = st.columns(2)
+    if b1.button(f"Confirm — spend {format_money(plan.cost)}", type="primary",
+                 key="video_go", disabled=not (ok and spend)):
+        try:
+            new, hash_ = gen.begin_video_submission(
+                state, plan, typed,
+                cap_check=lambda s, c: _raise_unless(spend_gate(s, c, rt.settings.daily_cap)))
+        except BatchStudioError as exc:
+            st.error(str(exc))
+            return
+        commit(rt, new)
+        rt.runner.start(hash_, "videos", lambda job: gen.run_videos(rt.client, plan, hash_, job))
+        st.session_state.pop("video_dialog", None)
+        st.session_state.pop("video_typed", None)
+        st.rerun()
+    if b2.button("Cancel", key="video_cancel"):
+        st.session_state.pop("video_dialog", None)
+        st.rerun()
+
+
+def _raise_unless(decision) -> None:
+    if not decision:
+        from batchcore import SpendCapExceeded
+
+        raise SpendCapExceeded(decision.reason)
+
+
+# --- 6. status log ----------------------------------------------------------------------
+
+
+def status_log(rt: Runtime) -> None:
+    st.header("Status log")
+    state = current()
+    jobs = {s.batch_hash for s in in_flight(state)}
+    every = 1.0 if jobs else None
+
+    @st.fragment(run_every=every)
+    def live() -> None:
+        if poll_jobs(rt):
+            st.rerun(scope="app")
+        s = current()
+        for sub in in_flight(s):
+            job = rt.runner.get(sub.batch_hash)
+            elapsed = f"{job.elapsed:.0f} s" if job else "…"
+            what = "images" if sub.kind == "images" else "videos"
+            st.info(f"Generating {what} ({format_money(sub.cost)}) — {elapsed} elapsed.",
+                    icon="⏳")
+            if job is not None and job.progress is not None:
+                st.progress(job.progress)
+        if s.log:
+            st.code(render_log(s.log[-300:], newest_first=True), language=None)
+            st.caption(f"{len(s.log)} entries, newest first.")
+        else:
+            st.caption("Nothing has happened yet.")
+
+    live()
+
+
+def poll_jobs(rt: Runtime) -> bool:
+    """Fold progress and finished jobs into the state; True when a job finished."""
+    state = current()
+    finished = False
+    rows_by_hash = st.session_state.get("job_rows", {})
+    for sub in in_flight(state):
+        job = rt.runner.get(sub.batch_hash)
+        if job is None:
+            continue
+        if job.state == "running":
+            state = gen.drain_events(state, job)
+            continue
+        rows = rows_by_hash.get(sub.batch_hash) or \
+            list(state.receipts[sub.batch_hash].rows if sub.batch_hash in state.receipts else ())
+        state = gen.apply_job(state, job, rows)
+        rt.runner.forget(sub.batch_hash)
+        finished = True
+        if isinstance(job.error, OutcomeUnknown):
+            st.session_state["action_error"] = str(job.error)
+        elif isinstance(job.error, NotImplementedByBackend):
+            st.session_state["action_error"] = ("The backend does not generate videos yet "
+                                                f"(501): {job.error}")
+        elif job.error is not None:
+            st.session_state["action_error"] = str(job.error)
+    commit(rt, state)
+    return finished
+
+
+def reconcile(rt: Runtime) -> None:
+    """After a restart, in-flight work this process is not running is outcome unknown."""
+    state = current()
+    running = {j.key for j in rt.runner.running()} | {
+        s.batch_hash for s in in_flight(state) if rt.runner.get(s.batch_hash) is not None}
+    new = gen.reconcile_orphans(state, running)
+    if new != state:
+        commit(rt, new)
+
+
+# --- exports, imports and retries ---------------------------------------------------------
+
+
+def load_batch_text(rt: Runtime, text: str, note: str) -> None:
+    """Put ``text`` into Batch mode as a new, parsed batch (it needs its own dry-run)."""
+    state = current()
+    result = parse_batch(text)
+    inputs = state.inputs.model_copy(update={
+        "mode": "batch", "batch_text": text, "parsed_text": text,
+        "grid": tuple({"scene_id": r.scene_id, "prompt": r.prompt, "variants": r.variants}
+                      for r in result.rows),
+    })
+    commit(rt, append_log(state.model_copy(update={"inputs": inputs}), log_entry("loaded", note)))
+    st.session_state["_widgets_restored"] = False
+    st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
+
+
+def retry_failed(rt: Runtime) -> None:
+    """Offer a new batch of just the rows that failed in the last image run."""
+    from batchcore.retry_rows import plan_retry
+
+    state = current()
+    subs = [s for s in state.submissions.values() if s.kind == "images"
+            and s.state in ("partial", "failed") and s.batch_hash in state.receipts]
+    if not subs:
+        return
+    last = max(subs, key=lambda s: s.started_at)
+    rows = state.receipts[last.batch_hash].rows
+    failures = {r.scene_id: "failed" for r in rows if r.scene_id not in state.images}
+    plan = plan_retry(rows, failures, state.images)
+    if not plan.rows:
+        return
+    names = ", ".join(r.scene_id for r in plan.rows)
+    st.warning(f"{len(plan.rows)} row(s) failed: {names}.", icon="⚠️")
+    if st.button("Retry failed rows", key="retry_failed"):
+        load_batch_text(rt, format_batch(plan.rows),
+                        f"retry of {len(plan.rows)} failed row(s): {names}")
+        st.rerun()
+
+
+def exports(rt: Runtime) -> None:
+    from batchcore.exports import (
+        approved_zip,
+        import_manifest,
+        manifest_csv,
+        manifest_json,
+        manifest_records,
+        status_log_text,
+    )
+
+    state = current()
+    with st.expander("Export and import"):
+        records = manifest_records(state)
+        c1, c2, c3, c4 = st.columns(4)
+        c1.download_button("Manifest (CSV)", "\ufeff" + manifest_csv(records),
+                           file_name="batch-manifest.csv", mime="text/csv",
+                           disabled=not records, key="dl_csv")
+        c2.download_button("Manifest (JSON)", manifest_json(records),
+                           file_name="batch-manifest.json", mime="application/json",
+                           disabled=not records, key="dl_json")
+        if records and c3.button("Prepare ZIP of approved images", key="zip"):
+            st.session_state["zip_bytes"] = approved_zip(state, rt.client.fetch_asset)
+        if st.session_state.get("zip_bytes"):
+            c3.download_button("Download ZIP", st.session_state["zip_bytes"],
+                               file_name="approved-images.zip", mime="application/zip",
+                               key="dl_zip")
+        c4.download_button("Status log (text)", status_log_text(state),
+                           file_name="status-log.txt", mime="text/plain",
+                           disabled=not state.log, key="dl_log")
+        upload = st.file_uploader("Import a manifest (CSV or JSON) as a new batch",
+                                  type=["csv", "json"], key="manifest_upload")
+        if upload is not None and st.button("Import as new batch", key="import_manifest"):
+            text = upload.getvalue().decode("utf-8-sig", errors="replace")
+            result = import_manifest(text)
+            for e in result.errors:
+                st.error(str(e))
+            if result.rows:
+                load_batch_text(rt, format_batch(result.rows),
+                                f"imported {len(result.rows)} row(s) from {upload.name}")
+                st.rerun()

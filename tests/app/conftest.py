@@ -1,0 +1,93 @@
+"""AppTest harness: the real page script, mock mode, a throwaway workspace store."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from studio.runtime import latest_runtime
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = (
+    "SCENE-001 | Modern kitchen with morning light | 2\n"
+    "SCENE-002 | Cozy living room with fireplace | 3\n"
+    "SCENE-003 | Home office with plants | 1\n"
+)
+
+
+@pytest.fixture
+def app(tmp_path, monkeypatch):
+    """A fresh page in mock mode with its own SQLite workspace store."""
+    for name in ("ORCHESTRATOR_API_KEY", "API_KEY", "BATCH_USE_MOCK", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+    at.secrets["DATABASE_URL"] = f"sqlite:///{tmp_path}/workspaces.sqlite3"
+    at.secrets["MOCK_LATENCY_MS"] = "0"
+    at.run()
+    yield at
+    rt = latest_runtime()
+    if rt is not None:
+        for job in rt.runner.running():
+            rt.runner.wait(job.key, timeout=30)
+
+
+def emulator():
+    """The emulator behind the page's mock mode."""
+    rt = latest_runtime()
+    assert rt is not None and rt.emulator is not None
+    return rt.emulator
+
+
+def texts(at: AppTest) -> str:
+    """Every piece of visible text on the page, joined (for 'is this said?' checks)."""
+    parts = []
+    for kind in ("markdown", "caption", "text", "code", "success", "info", "warning", "error",
+                 "header", "subheader", "title", "metric"):
+        for el in getattr(at, kind):
+            value = getattr(el, "value", None)
+            if kind == "metric":
+                value = f"{el.label} {el.value}"
+            parts.append(str(value if value is not None else getattr(el, "body", "")))
+    return "\n".join(parts)
+
+
+def enter_batch(at: AppTest, text: str = EXAMPLE) -> AppTest:
+    at.radio(key="mode").set_value("Batch").run()
+    at.text_area(key="batch_text").input(text).run()
+    at.button(key="parse").click().run()
+    return at
+
+
+def dry_run(at: AppTest) -> AppTest:
+    return at.button(key="dry_run").click().run()
+
+
+def confirm_generate(at: AppTest) -> AppTest:
+    at.button(key="generate").click().run()
+    at.button(key="confirm_images_go").click().run()
+    return wait_until_idle(at)
+
+
+def wait_until_idle(at: AppTest, tries: int = 200) -> AppTest:
+    """Rerun the page until no job is running and the last outcome has been folded in."""
+    rt = latest_runtime()
+    for _ in range(tries):
+        if rt is not None:
+            for job in rt.runner.running():
+                rt.runner.wait(job.key, timeout=30)
+        at.run()
+        state = at.session_state["wf"]
+        if not any(s.state == "in_flight" for s in state.submissions.values()):
+            return at
+        time.sleep(0.02)
+    raise AssertionError("the page never finished its jobs")
+
+
+def approve_buttons(at: AppTest):
+    return [b for b in at.button if str(b.label).startswith("Approve ")]

@@ -1,0 +1,133 @@
+"""The brief's success criteria, one test each, on the real page in mock mode."""
+
+from __future__ import annotations
+
+from tests.app.conftest import (
+    EXAMPLE,
+    approve_buttons,
+    confirm_generate,
+    dry_run,
+    emulator,
+    enter_batch,
+    texts,
+    wait_until_idle,
+)
+
+
+def test_paste_2_to_10_lines_and_see_the_preview(app):
+    """Pasting ten lines and pressing Parse shows every row with counts and the cost."""
+    lines = "\n".join(f"S-{i:02d} | prompt number {i} | {1 + i % 3}" for i in range(1, 11))
+    enter_batch(app, lines)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Rows"] == "10"
+    assert metrics["Images"] == str(sum(1 + i % 3 for i in range(1, 11)))
+    assert metrics["Estimated cost"] == "$0.04"
+    grid = app.session_state["wf"].draft.rows
+    assert [r.scene_id for r in grid] == [f"S-{i:02d}" for i in range(1, 11)]
+    assert not app.exception
+
+
+def test_paste_the_brief_example_and_see_the_preview(app):
+    """The brief's three-line example parses into 3 rows, 6 images, $0.012."""
+    enter_batch(app)
+    metrics = {m.label: m.value for m in app.metric}
+    assert (metrics["Rows"], metrics["Images"], metrics["Estimated cost"]) == ("3", "6", "$0.012")
+
+
+def test_dry_run_shows_cost_and_blocks_live_until_done(app):
+    """Generate Images stays disabled, with its reason, until a dry-run of this batch completes."""
+    enter_batch(app)
+    assert app.button(key="generate").disabled
+    assert "No dry-run yet" in texts(app)
+    dry_run(app)
+    assert "$0.012" in texts(app)
+    assert "Dry-run receipt" in texts(app)
+    assert not app.button(key="generate").disabled
+    assert emulator().ledger.total() == 0
+
+
+def test_live_returns_at_most_3_thumbnails_per_row(app):
+    """After confirming, each scene shows its variants (never more than 3) with approve buttons."""
+    enter_batch(app)
+    dry_run(app)
+    confirm_generate(app)
+    labels = sorted(b.label for b in approve_buttons(app))
+    assert labels == sorted([
+        "Approve SCENE-001 #1", "Approve SCENE-001 #2",
+        "Approve SCENE-002 #1", "Approve SCENE-002 #2", "Approve SCENE-002 #3",
+        "Approve SCENE-003 #1",
+    ])
+    images = app.session_state["wf"].images
+    assert all(len(v) <= 3 for v in images.values())
+    assert sum(c.count for c in emulator().ledger.charges) == 6
+
+
+def test_can_approve_exactly_one_image_per_scene(app):
+    """Approving a second variant of a scene replaces the first; one approval per scene."""
+    enter_batch(app)
+    dry_run(app)
+    confirm_generate(app)
+    app.button(key="approve_SCENE-002_1").click().run()
+    app.button(key="approve_SCENE-002_3").click().run()
+    approvals = app.session_state["wf"].approvals
+    assert list(approvals) == ["SCENE-002"]
+    assert approvals["SCENE-002"].image.variant == 3
+    assert "✓ Approved" in texts(app)
+
+
+def test_video_generation_requires_typed_count_confirmation(app):
+    """The video confirm button stays disabled until the exact clip count is typed."""
+    enter_batch(app)
+    dry_run(app)
+    confirm_generate(app)
+    app.button(key="approve_SCENE-001_2").click().run()
+    app.button(key="approve_SCENE-003_1").click().run()
+    app.button(key="generate_video").click().run()
+    assert app.button(key="video_go").disabled
+    app.text_input(key="video_typed").input("3").run()
+    assert app.button(key="video_go").disabled
+    before = len(emulator().ledger.charges)
+    app.text_input(key="video_typed").input(" 2 ").run()
+    assert not app.button(key="video_go").disabled
+    assert len(emulator().ledger.charges) == before
+    app.button(key="video_go").click().run()
+    wait_until_idle(app)
+    videos = app.session_state["wf"].videos
+    assert sorted(videos) == ["SCENE-001", "SCENE-003"]
+    assert all(v.status == "done" and v.url for v in videos.values())
+
+
+def test_all_errors_show_clear_messages(app):
+    """Malformed lines are listed with their line numbers and nothing is dropped or sent."""
+    enter_batch(app, "SCENE-001 | ok | 2\nno separators here\nSCENE-003 | too many | 4\n")
+    shown = texts(app) + "\n" + app.dataframe[0].value.to_string()
+    assert "2 line(s) need fixing" in shown
+    assert "Expected `scene_id | prompt | variants`" in shown
+    assert "Variants must be from 1 to 3; found 4." in shown
+    assert list(app.dataframe[0].value["line"]) == [2, 3]
+    assert app.button(key="dry_run").disabled
+    assert app.button(key="generate").disabled
+
+
+def test_works_without_any_backend_changes(app):
+    """The whole flow runs against the emulator of the real server's behaviour."""
+    enter_batch(app, EXAMPLE)
+    dry_run(app)
+    confirm_generate(app)
+    state = app.session_state["wf"]
+    sub = next(iter(state.submissions.values()))
+    assert sub.state == "completed"
+    assert str(sub.actual_cost) == "0.012"
+    assert "completed" in texts(app)
+
+
+def test_editing_the_batch_after_a_dry_run_disables_generate(app):
+    """Changing the batch after its dry-run turns Generate Images off again, with the reason."""
+    enter_batch(app)
+    dry_run(app)
+    assert not app.button(key="generate").disabled
+    app.text_area(key="batch_text").input(EXAMPLE.replace("| 1", "| 2")).run()
+    assert app.button(key="generate").disabled
+    app.button(key="parse").click().run()
+    assert app.button(key="generate").disabled
+    assert "The batch changed since the dry-run" in texts(app)
