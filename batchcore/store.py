@@ -1,0 +1,543 @@
+"""Persistent workspaces: the whole ``WorkflowState`` saved after every change.
+
+A workspace is one row: a random, unguessable id (it lives in the page URL as ``?w=…``), the
+state as JSON text (``model_dump_json``), a version number and two timestamps. A refresh, a
+second tab or a bookmark loads the same row; "New workspace" makes a new one.
+
+Where it is stored (SQLAlchemy Core 2.x, no ORM):
+
+* ``DATABASE_URL`` unset: an embedded SQLite file, ``.batchstudio/workspaces.sqlite3`` under
+  the current directory (git-ignored), in WAL mode with a busy timeout. Zero configuration.
+* ``DATABASE_URL`` set: that database, e.g. PostgreSQL shared by several app replicas.
+  ``postgres://`` and ``postgresql://`` URLs are read as ``postgresql+psycopg://`` (psycopg 3).
+
+The schema is created when the store opens (idempotent, safe with several replicas starting at
+once). Every write is one transaction.
+
+Concurrency (two tabs on one workspace): every save bumps ``version``. A save that passes
+``expected_version`` (the version it loaded or last saved) only succeeds when the row is still
+at that version; otherwise it raises :class:`StaleWorkspace` and writes nothing, so the page
+reloads and tells the person, instead of one tab silently overwriting the other. A save without
+``expected_version`` overwrites unconditionally (last writer wins).
+
+Problems never crash the page: :meth:`WorkspaceStore.load` of a malformed, unknown or
+unreadable (corrupt) workspace returns a fresh state plus a ``problem`` sentence. A corrupt row
+is never destroyed: it is moved, as it was, to the ``workspace_quarantine`` table. Errors of
+the database itself (unreachable, disk full) raise :class:`~batchcore.errors.StoreError` with a
+message that never shows a password.
+
+The state holds no secrets, and nothing here stores any.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import NoReturn, TypeVar
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.engine import URL, Connection, Engine
+from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError, SQLAlchemyError
+from sqlalchemy.pool import StaticPool
+
+from .errors import StoreError, redact
+from .workflow import WorkflowState
+
+__all__ = [
+    "DEFAULT_SQLITE_PATH",
+    "LoadResult",
+    "StaleWorkspace",
+    "WORKSPACE_ID_PATTERN",
+    "WorkspaceStore",
+    "WorkspaceSummary",
+    "default_sqlite_url",
+    "is_valid_workspace_id",
+    "new_workspace_id",
+    "normalise_database_url",
+    "workspace_quarantine",
+    "workspaces",
+]
+
+#: 16 random bytes, URL-safe base64 without padding: always exactly 22 characters.
+WORKSPACE_ID_PATTERN = r"^[A-Za-z0-9_-]{22}$"
+_ID_RE = re.compile(WORKSPACE_ID_PATTERN)
+_ID_BYTES = 16
+
+#: Where the embedded SQLite file goes, relative to the current directory.
+DEFAULT_SQLITE_PATH = Path(".batchstudio") / "workspaces.sqlite3"
+SQLITE_BUSY_TIMEOUT_S = 10.0
+
+_WRITE_ATTEMPTS = 5
+_T = TypeVar("_T")
+
+
+class StaleWorkspace(StoreError):
+    """A save carried an ``expected_version`` the workspace is no longer at.
+
+    Another tab (or replica) saved in between; nothing was written. ``current_version`` is
+    the version now stored (``None`` when the workspace no longer exists).
+    """
+
+    def __init__(self, message: str, *, workspace_id: str, expected_version: int,
+                 current_version: int | None) -> None:
+        super().__init__(message)
+        self.workspace_id = workspace_id
+        self.expected_version = expected_version
+        self.current_version = current_version
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """What :meth:`WorkspaceStore.load` found.
+
+    ``problem`` is ``None`` when the stored state was loaded; otherwise it is a sentence for
+    the person, ``state`` is a fresh ``WorkflowState()`` and ``version`` is 0: the page shows
+    the sentence and starts a new workspace.
+    """
+
+    workspace_id: str
+    state: WorkflowState
+    version: int = 0
+    problem: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass(frozen=True)
+class WorkspaceSummary:
+    """One line of the History page, derived from a stored state.
+
+    ``spent`` counts each submission's ``actual_cost`` when known, else its estimated
+    ``cost`` unless it failed (in-flight and outcome-unknown calls may have been billed).
+    ``problem`` is set (and the numbers are 0) when the stored state cannot be read.
+    """
+
+    workspace_id: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    rows: int
+    images: int
+    submissions: int
+    spent: Decimal
+    problem: str | None = None
+
+
+# --- ids and URLs ------------------------------------------------------------------------
+
+
+def new_workspace_id() -> str:
+    """A fresh random id: 128 bits from ``secrets``, 22 URL-safe characters."""
+    return secrets.token_urlsafe(_ID_BYTES)
+
+
+def is_valid_workspace_id(value: object) -> bool:
+    """True when ``value`` has exactly the shape :func:`new_workspace_id` makes."""
+    return isinstance(value, str) and _ID_RE.fullmatch(value) is not None
+
+
+def default_sqlite_url(base: str | os.PathLike[str] | None = None) -> str:
+    """The SQLite URL of ``.batchstudio/workspaces.sqlite3`` under ``base`` (default: cwd)."""
+    path = (Path(base) if base is not None else Path.cwd()) / DEFAULT_SQLITE_PATH
+    return URL.create("sqlite+pysqlite", database=str(path.resolve())).render_as_string()
+
+
+def normalise_database_url(url: str) -> str:
+    """``postgres://`` and ``postgresql://`` become ``postgresql+psycopg://``; others pass."""
+    text = url.strip()
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg2://"):
+        if text.startswith(prefix):
+            return "postgresql+psycopg://" + text[len(prefix):]
+    return text
+
+
+# --- the store -------------------------------------------------------------------------
+
+_metadata = sa.MetaData()
+
+workspaces = sa.Table(
+    "workspaces",
+    _metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_workspaces_updated_at", "updated_at"),
+)
+
+workspace_quarantine = sa.Table(
+    "workspace_quarantine",
+    _metadata,
+    sa.Column("qid", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("workspace_id", sa.String(64), nullable=False, index=True),
+    sa.Column("state", sa.Text, nullable=True),
+    sa.Column("version", sa.Integer, nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("quarantined_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite hands datetimes back naive; they were stored in UTC."""
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _first_error_line(exc: Exception) -> str:
+    """A short, one-line reason why stored JSON is not a valid state."""
+    if isinstance(exc, ValidationError):
+        errors = exc.errors()
+        if errors:
+            where = ".".join(str(p) for p in errors[0].get("loc", ())) or "the state"
+            return f"{where}: {errors[0].get('msg', 'invalid')}"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _spent(state: WorkflowState) -> Decimal:
+    total = Decimal(0)
+    for sub in state.submissions.values():
+        if sub.actual_cost is not None:
+            total += sub.actual_cost
+        elif sub.state != "failed":
+            total += sub.cost
+    return total
+
+
+class WorkspaceStore:
+    """Workspaces in SQLite (default) or any SQLAlchemy database (``DATABASE_URL``).
+
+    Thread-safe: one store can serve every session of the app (e.g. ``st.cache_resource``).
+    """
+
+    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
+        text = normalise_database_url(url) if url and url.strip() else default_sqlite_url()
+        try:
+            parsed = sa.make_url(text)
+        except ArgumentError:
+            raise StoreError(
+                "DATABASE_URL is not a database URL (expected e.g. "
+                "postgresql://user:password@host:5432/dbname)."
+            ) from None
+        self._secret = parsed.password if isinstance(parsed.password, str) else None
+        self.url = parsed.render_as_string(hide_password=True)
+        try:
+            self._engine = self._make_engine(parsed, echo)
+        except (SQLAlchemyError, ImportError, OSError) as exc:
+            raise StoreError(f"The workspace store at {self.url} cannot be used: "
+                             f"{self._clean(exc)}") from None
+        self.create_schema()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> WorkspaceStore:
+        """The store named by ``DATABASE_URL`` in ``environ`` (default ``os.environ``)."""
+        env = os.environ if environ is None else environ
+        return cls((env.get("DATABASE_URL") or "").strip() or None)
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for maintenance scripts and tests; pages use the methods)."""
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql`` (or another SQLAlchemy dialect name)."""
+        return self._engine.dialect.name
+
+    # -- engine and schema --
+
+    @staticmethod
+    def _make_engine(url: URL, echo: bool) -> Engine:
+        if url.get_backend_name() != "sqlite":
+            return sa.create_engine(url, echo=echo, pool_pre_ping=True)
+        database = url.database or ""
+        memory = database in ("", ":memory:") or database.startswith("file::memory:")
+        if not memory:
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            echo=echo,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False},
+            **({"poolclass": StaticPool} if memory else {}),
+        )
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection, _record) -> None:
+            cursor = dbapi_connection.cursor()
+            try:
+                if not memory:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                    cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
+            finally:
+                cursor.close()
+
+        return engine
+
+    def create_schema(self) -> None:
+        """Create the tables if they are missing (idempotent; run when the store opens)."""
+        for attempt in range(3):
+            try:
+                _metadata.create_all(self._engine, checkfirst=True)
+                return
+            except (IntegrityError, ProgrammingError):  # another replica created them meanwhile
+                if attempt == 2:
+                    self._fail_setup()
+            except SQLAlchemyError:  # unreachable, refused, wrong password...
+                self._fail_setup()
+
+    def _fail_setup(self) -> NoReturn:
+        exc = sys.exc_info()[1]
+        self._engine.dispose()
+        raise StoreError(f"The workspace store at {self.url} could not be set up: "
+                         f"{self._clean(exc)}") from None
+
+    def _clean(self, exc: BaseException | None) -> str:
+        text = str(getattr(exc, "orig", None) or exc or "unknown error")
+        first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+        return redact(first, self._secret)
+
+    def _run(self, what: str, fn: Callable[[], _T]) -> _T:
+        try:
+            return fn()
+        except StoreError:
+            raise
+        except SQLAlchemyError as exc:
+            raise StoreError(f"Could not {what} (workspace store {self.url}): "
+                             f"{self._clean(exc)}") from None
+
+    # -- the API --
+
+    def new_workspace(self, state: WorkflowState | None = None) -> str:
+        """Store ``state`` (default: empty) under a new random id, at version 1; return the id."""
+        text = (state if state is not None else WorkflowState()).model_dump_json()
+
+        def insert() -> str:
+            for _ in range(_WRITE_ATTEMPTS):
+                workspace_id = new_workspace_id()
+                now = _utcnow()
+                try:
+                    with self._engine.begin() as conn:
+                        conn.execute(workspaces.insert().values(
+                            id=workspace_id, state=text, version=1,
+                            created_at=now, updated_at=now))
+                    return workspace_id
+                except IntegrityError:  # pragma: no cover - a 128-bit collision
+                    continue
+            raise StoreError("Could not create a new workspace id.")  # pragma: no cover
+
+        return self._run("create a workspace", insert)
+
+    def load(self, workspace_id: str | None) -> LoadResult:
+        """The stored state of ``workspace_id``, or a fresh state and a ``problem`` sentence.
+
+        A row whose JSON no longer validates is moved to ``workspace_quarantine`` (kept, as
+        it was) and reported as a problem. Loading an older state whose model has since
+        gained fields works: the new fields take their defaults.
+        """
+        raw = "" if workspace_id is None else str(workspace_id)
+        if not is_valid_workspace_id(raw):
+            # The raw value is not echoed: it comes from the URL and the page renders Markdown.
+            problem = ("The workspace link is not valid (it may be cut short or mistyped); "
+                       "a new workspace was started." if raw else
+                       "No workspace was given; a new workspace was started.")
+            return LoadResult(workspace_id=raw, state=WorkflowState(), problem=problem)
+        return self._run("load the workspace", lambda: self._load(raw))
+
+    def _load(self, workspace_id: str) -> LoadResult:
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                sa.select(workspaces).where(workspaces.c.id == workspace_id)
+            ).mappings().first()
+            if row is None:
+                set_aside = conn.execute(
+                    sa.select(sa.func.count()).select_from(workspace_quarantine)
+                    .where(workspace_quarantine.c.workspace_id == workspace_id)
+                ).scalar_one()
+        if row is None:
+            problem = (
+                "This workspace could not be read and was set aside (kept for inspection); "
+                "a new workspace was started." if set_aside else
+                "This workspace does not exist (the link may be mistyped, or it was deleted); "
+                "a new workspace was started."
+            )
+            return LoadResult(workspace_id=workspace_id, state=WorkflowState(), problem=problem)
+        try:
+            state = WorkflowState.model_validate_json(row["state"])
+        except (ValidationError, ValueError, TypeError) as exc:
+            reason = _first_error_line(exc)
+            self._quarantine(dict(row), reason)
+            return LoadResult(
+                workspace_id=workspace_id, state=WorkflowState(),
+                problem=("This workspace could not be read (its saved data is damaged: "
+                         f"{reason}). It was set aside, not deleted; a new workspace was "
+                         "started."),
+            )
+        return LoadResult(workspace_id=workspace_id, state=state, version=row["version"])
+
+    def _quarantine(self, row: dict, reason: str) -> None:
+        """Move a corrupt row to ``workspace_quarantine`` unless someone saved over it."""
+        with self._engine.begin() as conn:
+            moved = conn.execute(
+                workspaces.delete().where(workspaces.c.id == row["id"],
+                                          workspaces.c.version == row["version"])
+            ).rowcount
+            if moved == 1:
+                conn.execute(workspace_quarantine.insert().values(
+                    workspace_id=row["id"], state=row["state"], version=row["version"],
+                    created_at=row["created_at"], updated_at=row["updated_at"],
+                    reason=reason[:2000], quarantined_at=_utcnow()))
+
+    def save(self, workspace_id: str, state: WorkflowState,
+             expected_version: int | None = None) -> int:
+        """Store ``state`` as the workspace's whole state; return its new version.
+
+        Without ``expected_version`` the state overwrites whatever is stored (the row is
+        created if missing). With it, the save only happens if the stored version is exactly
+        ``expected_version`` (0 means "must not exist yet"); otherwise :class:`StaleWorkspace`
+        is raised and nothing is written.
+        """
+        if not is_valid_workspace_id(workspace_id):
+            raise StoreError("Cannot save: the workspace id is not valid.")
+        if not isinstance(state, WorkflowState):
+            raise TypeError("save() needs a WorkflowState")
+        text = state.model_dump_json()
+        if expected_version is None:
+            return self._run("save the workspace", lambda: self._overwrite(workspace_id, text))
+        if isinstance(expected_version, bool) or not isinstance(expected_version, int) \
+                or expected_version < 0:
+            raise ValueError("expected_version must be a whole number ≥ 0 or None")
+        return self._run("save the workspace",
+                         lambda: self._save_if(workspace_id, text, expected_version))
+
+    def _overwrite(self, workspace_id: str, text: str) -> int:
+        for _ in range(_WRITE_ATTEMPTS):
+            now = _utcnow()
+            try:
+                with self._engine.begin() as conn:
+                    version = conn.execute(
+                        workspaces.update().where(workspaces.c.id == workspace_id)
+                        .values(state=text, version=workspaces.c.version + 1, updated_at=now)
+                        .returning(workspaces.c.version)
+                    ).scalar()
+                    if version is not None:
+                        return int(version)
+                    conn.execute(workspaces.insert().values(
+                        id=workspace_id, state=text, version=1, created_at=now, updated_at=now))
+                    return 1
+            except IntegrityError:  # created concurrently: update it on the next attempt
+                continue
+        raise StoreError("Could not save the workspace: it kept changing underneath; try again.")
+
+    def _save_if(self, workspace_id: str, text: str, expected: int) -> int:
+        now = _utcnow()
+        if expected == 0:
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(workspaces.insert().values(
+                        id=workspace_id, state=text, version=1, created_at=now, updated_at=now))
+                return 1
+            except IntegrityError:
+                with self._engine.connect() as conn:
+                    current = self._version(conn, workspace_id)
+        else:
+            with self._engine.begin() as conn:
+                version = conn.execute(
+                    workspaces.update()
+                    .where(workspaces.c.id == workspace_id, workspaces.c.version == expected)
+                    .values(state=text, version=expected + 1, updated_at=now)
+                    .returning(workspaces.c.version)
+                ).scalar()
+                if version is not None:
+                    return int(version)
+                current = self._version(conn, workspace_id)
+        if current is None:
+            message = ("This workspace was deleted or set aside in another tab or window; "
+                       "your change was not saved. Start a new workspace.")
+        else:
+            message = (f"This workspace was changed in another tab or window (it is now at "
+                       f"version {current}, this page had version {expected}); your change "
+                       "was not saved. Reload to see the latest state.")
+        raise StaleWorkspace(message, workspace_id=workspace_id, expected_version=expected,
+                             current_version=current)
+
+    @staticmethod
+    def _version(conn: Connection, workspace_id: str) -> int | None:
+        value = conn.execute(
+            sa.select(workspaces.c.version).where(workspaces.c.id == workspace_id)
+        ).scalar()
+        return None if value is None else int(value)
+
+    def list_workspaces(self, limit: int = 50) -> list[WorkspaceSummary]:
+        """The most recently updated workspaces first, with a few numbers from each state."""
+        limit = max(0, int(limit))
+
+        def fetch() -> list[WorkspaceSummary]:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(workspaces)
+                    .order_by(workspaces.c.updated_at.desc(), workspaces.c.id)
+                    .limit(limit)
+                ).mappings().all()
+            return [self._summary(row) for row in rows]
+
+        return self._run("list the workspaces", fetch)
+
+    @staticmethod
+    def _summary(row) -> WorkspaceSummary:
+        common = dict(workspace_id=row["id"], created_at=_aware(row["created_at"]),
+                      updated_at=_aware(row["updated_at"]), version=int(row["version"]))
+        try:
+            state = WorkflowState.model_validate_json(row["state"])
+        except (ValidationError, ValueError, TypeError) as exc:
+            return WorkspaceSummary(**common, rows=0, images=0, submissions=0,
+                                    spent=Decimal(0),
+                                    problem=f"Its saved data is damaged: {_first_error_line(exc)}")
+        return WorkspaceSummary(
+            **common,
+            rows=len(state.draft.rows),
+            images=sum(len(images) for images in state.images.values()),
+            submissions=len(state.submissions),
+            spent=_spent(state),
+        )
+
+    def delete(self, workspace_id: str) -> bool:
+        """Delete a workspace; True when it existed. (Set-aside corrupt copies are kept.)"""
+        if not is_valid_workspace_id(workspace_id):
+            return False
+
+        def remove() -> bool:
+            with self._engine.begin() as conn:
+                return conn.execute(
+                    workspaces.delete().where(workspaces.c.id == workspace_id)
+                ).rowcount == 1
+
+        return self._run("delete the workspace", remove)
+
+    def close(self) -> None:
+        """Release every database connection; the store cannot be used afterwards."""
+        self._engine.dispose()
+
+    def __enter__(self) -> WorkspaceStore:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"WorkspaceStore({self.url!r})"
