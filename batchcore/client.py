@@ -116,6 +116,19 @@ def video_request(items: Sequence[VideoItem], confirm_count: int) -> dict[str, A
 # --- the client -----------------------------------------------------------------------
 
 
+class _NoAnswer(Exception):
+    """A transport failure inside one attempt, with the key scrubbed from its text.
+
+    stamina sees (and may log the ``repr`` of) this instead of the httpx exception."""
+
+    def __init__(self, exc: Exception, secret: str) -> None:
+        self.kind = type(exc).__name__
+        self.reason = scrub(str(exc) or self.kind, secret)
+        self.not_sent = isinstance(exc, _NOT_SENT)
+        self.hopeless = isinstance(exc, _HOPELESS)
+        super().__init__(f"{self.kind}: {self.reason}")
+
+
 def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
     return (url.scheme, url.host, url.port)
 
@@ -296,15 +309,14 @@ class OrchestratorClient:
                 if exc.retry_after is None:
                     return True
                 return float(exc.retry_after) if exc.retry_after <= limit else False
-            if isinstance(exc, _HOPELESS):
-                return False
-            if isinstance(exc, _NOT_SENT):
-                return True
-            if only_safe:
-                return False
+            if isinstance(exc, _NoAnswer):
+                if exc.hopeless:
+                    return False
+                # before sending: always safe; after (timeouts, dropped connections): free calls only
+                return exc.not_sent or not only_safe
             if isinstance(exc, ApiError):
-                return exc.status >= 500 and exc.status != 501
-            return isinstance(exc, httpx.TransportError)  # timeouts, dropped connections
+                return not only_safe and exc.status >= 500 and exc.status != 501
+            return False
 
         return hook
 
@@ -341,10 +353,13 @@ class OrchestratorClient:
             ):
                 with attempt:
                     tries += 1
-                    response = self._http.request(
-                        method, url, json=json, files=files, headers=headers,
-                        timeout=timeout or self._timeout,
-                    )
+                    try:
+                        response = self._http.request(
+                            method, url, json=json, files=files, headers=headers,
+                            timeout=timeout or self._timeout,
+                        )
+                    except httpx.HTTPError as exc:  # transport failures (no status errors here)
+                        raise _NoAnswer(exc, self._api_key) from None
                     log.info("%s %s -> %s (try %d)", method, self._log_path(url, absolute),
                              response.status_code, tries)
                     if raise_status and response.is_error:
@@ -363,11 +378,11 @@ class OrchestratorClient:
                 )
             else:
                 raise
-        except httpx.HTTPError as exc:  # transport failures (never HTTPStatusError here)
+        except _NoAnswer as exc:
             failure = self._transport_failure(exc, what=what, paid=paid, batch_hash=batch_hash,
                                               tries=tries, url=httpx.URL(url))
-        # Raised outside the except block so the httpx exception (whose request carries the
-        # key in its headers) is not kept as __context__.
+        # Raised outside the except block so no httpx exception (whose request carries the
+        # key in its headers) is kept as __context__.
         assert failure is not None
         log.warning("%s %s failed: %s", method, self._log_path(url, absolute), failure)
         raise failure
@@ -376,15 +391,14 @@ class OrchestratorClient:
         return httpx.URL(url).host + httpx.URL(url).path if absolute else httpx.URL(url).path
 
     def _transport_failure(
-        self, exc: Exception, *, what: str, paid: bool, batch_hash: str, tries: int, url: httpx.URL
+        self, exc: _NoAnswer, *, what: str, paid: bool, batch_hash: str, tries: int, url: httpx.URL
     ) -> OrchestratorError:
-        kind = type(exc).__name__
-        reason = scrub(str(exc) or kind, self._api_key)
+        kind, reason = exc.kind, exc.reason
         host = url.host or "the orchestrator"
         times = f" after {tries} tries" if tries > 1 else ""
-        if isinstance(exc, _HOPELESS):
+        if exc.hopeless:
             return TransportError(f"The {what} request could not be sent to {host} ({kind}: {reason}).")
-        if isinstance(exc, _NOT_SENT):
+        if exc.not_sent:
             money = " Nothing was sent, so nothing was billed." if paid else " Nothing was sent."
             return TransportError(
                 f"Could not connect to {host} for the {what} request{times} ({kind}: {reason})."

@@ -414,5 +414,7 @@ def test_the_key_is_in_no_repr_message_or_log_line(caplog):
         seen += [str(exc), repr(exc)] + [str(getattr(exc, a, "")) for a in ("title", "detail", "type")]
         assert exc.__context__ is None or KEY not in repr(exc.__context__)
     seen += [record.getMessage() for record in caplog.records]
+    seen += [repr(vars(record)) for record in caplog.records]  # extras too (stamina logs its cause)
+    assert any(record.name == "stamina" for record in caplog.records)
     assert all(KEY not in text for text in seen)
     assert any("[redacted]" in text for text in seen)
