@@ -70,6 +70,9 @@ class EmulatorConfig:
     video_seconds: float = 2.0
     video_fps: int = 24
 
+    #: Serve the emulator-only ``/_emulator/{ledger,faults,reset}`` control routes.
+    admin_routes: bool = True
+
     #: Clock and sleep, injectable so tests are deterministic and fast.
     now: Callable[[], datetime] = field(default=utc_now)
     sleep: Callable[[float], None] = field(default=time.sleep)

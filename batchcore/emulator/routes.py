@@ -1,9 +1,11 @@
-"""The route table: (method, path pattern, handler, is_asset). Assets need no key."""
+"""The route table: (method, path pattern, handler, open). Open routes (assets, emulator
+controls) skip faults, rate limit and auth."""
 
 from __future__ import annotations
 
 import re
 
+from .admin import admin_faults, admin_ledger, admin_reset
 from .image_batches import batch_images
 from .service_routes import asset, health, progress, readiness, status
 from .uploads import upload_reference
@@ -20,4 +22,8 @@ ROUTES = [
     ("GET", re.compile(r"^/status/(?P<id>[^/]+)$"), status, False),
     ("GET", re.compile(r"^/progress/(?P<id>[^/]+)$"), progress, False),
     ("POST", re.compile(r"^/upload-reference$"), upload_reference, False),
+    # Emulator-only control routes: no key, no rate limit, no faults (like assets).
+    ("GET", re.compile(r"^/_emulator/ledger$"), admin_ledger, True),
+    ("POST", re.compile(r"^/_emulator/faults$"), admin_faults, True),
+    ("POST", re.compile(r"^/_emulator/reset$"), admin_reset, True),
 ]

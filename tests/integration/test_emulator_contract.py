@@ -775,3 +775,26 @@ def test_served_emulator_refuses_connections_once_stopped():
         assert httpx.get(base_url + "/healthz").status_code == 200
     with pytest.raises(httpx.ConnectError):
         httpx.get(base_url + "/healthz", timeout=2)
+
+
+# --- emulator-only control routes --------------------------------------------------------
+
+
+def test_control_routes_show_ledger_arm_faults_and_reset(connect):
+    """/_emulator/ledger lists charges, /_emulator/faults arms a fault, /_emulator/reset clears."""
+    emu = make_emu()
+    client = connect(emu)
+    client.post("/batch/images", json=live(("S1", 2)), headers={"X-Batch-Hash": "h"})
+    ledger = client.get("/_emulator/ledger").json()
+    assert ledger["total"] == "0.004" and ledger["units"] == 2
+    assert ledger["charges"][0]["batchHash"] == "h"
+    assert client.post("/_emulator/faults", json={"kind": "502_html", "route": "/batch/images"}).status_code == 201
+    assert client.post("/batch/images", json=rows(("S1", 1))).status_code == 502
+    assert client.post("/_emulator/faults", json={"kind": "nope"}).status_code == 400
+    client.post("/_emulator/reset")
+    assert client.get("/_emulator/ledger").json()["units"] == 0
+
+
+def test_control_routes_can_be_disabled(connect):
+    """With admin_routes=False the control routes are unknown routes (404)."""
+    assert connect(make_emu(admin_routes=False)).get("/_emulator/ledger").status_code == 404
