@@ -12,28 +12,40 @@ from studio.state import NOTICE_KEY, WORKSPACE_KEY, new_workspace, open_workspac
 
 st.set_page_config(page_title="Batch Studio", page_icon="🎬", layout="wide")
 
-rt = runtime()
-open_workspace(rt)
-page.reconcile(rt)
 
-with st.sidebar:
-    st.subheader("Workspace")
-    st.text(f"Id: {st.session_state.get(WORKSPACE_KEY, '')}")
-    st.caption("Bookmark this page's address to come back to this workspace.")
-    if st.button("New workspace", key="new_workspace"):
-        new_workspace(rt)
-        st.rerun()
-    if rt.store_problem:
-        st.warning(rt.store_problem)
+def studio_page() -> None:
+    """The single page of the brief, top to bottom."""
+    rt = runtime()
+    open_workspace(rt)
+    page.reconcile(rt)
+    _sidebar(rt)
+    page.header(rt)
+    notice = st.session_state.pop(NOTICE_KEY, None)
+    if notice:
+        st.warning(notice)
+    page.upload_zone(rt)
+    page.prompts(rt)
+    page.actions(rt)
+    page.thumbnails(rt)
+    page.video(rt)
+    page.exports(rt)
+    page.status_log(rt)
 
-page.header(rt)
-notice = st.session_state.pop(NOTICE_KEY, None)
-if notice:
-    st.warning(notice)
-page.upload_zone(rt)
-page.prompts(rt)
-page.actions(rt)
-page.thumbnails(rt)
-page.video(rt)
-page.exports(rt)
-page.status_log(rt)
+
+def _sidebar(rt) -> None:
+    with st.sidebar:
+        st.subheader("Workspace")
+        st.text(f"Id: {st.session_state.get(WORKSPACE_KEY, '')}")
+        st.caption("Bookmark this page's address to come back to this workspace.")
+        if st.button("New workspace", key="new_workspace"):
+            new_workspace(rt)
+            st.rerun()
+        if rt.store_problem:
+            st.warning(rt.store_problem)
+
+
+nav = st.navigation([
+    st.Page(studio_page, title="Studio", icon="🎬", default=True),
+    st.Page("pages/history.py", title="History", icon="📜"),
+])
+nav.run()

@@ -191,7 +191,7 @@ def spend_today(
 
     ``cap`` as text is read with :func:`parse_cap`; as a number it is used as given.
     """
-    if isinstance(state, WorkflowState):
+    if hasattr(state, "submissions"):  # a WorkflowState (duck-typed: survives module reloads)
         submissions: Iterable[Submission] = state.submissions.values()
         limit = workspace_cap(state) if cap is None else _as_cap(cap)
     else:

@@ -389,7 +389,7 @@ def thumbnails(rt: Runtime) -> None:
                 is_pick = approved is not None and approved.image == image
                 data = media.image_bytes(rt, image.thumbnail_url or image.url, image.url)
                 if data is not None:
-                    st.image(data, width="stretch")
+                    st.image(data, width=240)
                 else:
                     st.caption(f"#{image.variant}: the image could not be loaded")
                 label = f"Approve {scene} #{image.variant}"
@@ -446,8 +446,12 @@ def video_dialog(rt: Runtime) -> None:
     aspect = c2.radio("Aspect", ["16:9", "9:16"], key="video_aspect")
     resolution = c3.radio("Resolution", [720, 1080], key="video_resolution")
     plan = gen.plan_videos(state, model, aspect, resolution)
-    st.dataframe(pd.DataFrame([{"scene_id": i.scene_id, "approved image": i.approved_image_url,
-                                "model": i.veo_model, "seconds": i.duration_s}
+    variants = {a.image.scene_id: a.image.variant for a in state.approvals.values()}
+    st.dataframe(pd.DataFrame([{"scene_id": i.scene_id,
+                                "approved image": f"#{variants.get(i.scene_id, '?')}",
+                                "model": i.veo_model, "aspect": i.aspect,
+                                "resolution": f"{i.resolution}p", "seconds": i.duration_s,
+                                "cost": format_money(VIDEO_PRICES[i.veo_model])}
                                for i in plan.items]), hide_index=True, width="stretch")
     st.write(f"**{plan.clips} clip{'s' if plan.clips != 1 else ''}** × "
              f"{format_money(VIDEO_PRICES[model])} = **{format_money(plan.cost)}**")

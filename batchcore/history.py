@@ -1,0 +1,54 @@
+"""The History page's numbers, derived from saved workspaces (pure: states in, rows out)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from .pricing import format_money
+from .workflow import WorkflowState
+
+__all__ = ["batch_history", "spend_per_day"]
+
+
+def batch_history(states: Mapping[str, WorkflowState]) -> list[dict[str, Any]]:
+    """One record per paid submission across workspaces, newest first."""
+    out: list[dict[str, Any]] = []
+    for wid, state in states.items():
+        for sub in state.submissions.values():
+            receipt = state.receipts.get(sub.batch_hash)
+            rows = len(receipt.rows) if receipt else len(
+                [v for v in state.videos.values() if v.batch_hash == sub.batch_hash])
+            images = sum(1 for imgs in state.images.values() for i in imgs
+                         if sub.batch_id and i.batch_id == sub.batch_id)
+            out.append({
+                "workspace": wid,
+                "time": sub.started_at,
+                "kind": sub.kind,
+                "batch": sub.batch_id or sub.batch_hash[:12],
+                "rows": rows,
+                "images": images if sub.kind == "images" else 0,
+                "estimated": format_money(sub.cost),
+                "actual": "" if sub.actual_cost is None else format_money(sub.actual_cost),
+                "outcome": sub.state,
+                "note": sub.message,
+            })
+    out.sort(key=lambda r: r["time"], reverse=True)
+    return out
+
+
+def spend_per_day(states: Mapping[str, WorkflowState]) -> dict[str, Decimal]:
+    """Money per UTC day across workspaces: actual cost, else the estimate unless it failed."""
+    days: dict[str, Decimal] = defaultdict(Decimal)
+    for state in states.values():
+        for sub in state.submissions.values():
+            if sub.actual_cost is not None:
+                amount = sub.actual_cost
+            elif sub.state == "failed":
+                amount = Decimal(0)
+            else:
+                amount = sub.cost  # in flight or unknown: it may have been billed
+            days[sub.started_at.date().isoformat()] += amount
+    return dict(sorted(days.items()))

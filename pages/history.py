@@ -1,0 +1,49 @@
+"""History: past batches across workspaces, spend per day, and a way back into each."""
+
+import pandas as pd
+import streamlit as st
+
+from batchcore.history import batch_history, spend_per_day
+from studio.runtime import runtime
+
+st.title("History")
+rt = runtime()
+if rt.store is None:
+    st.warning(rt.store_problem or "Workspaces are not saved, so there is no history.")
+    st.stop()
+
+summaries = rt.store.list_workspaces(limit=50)
+states = {}
+for s in summaries:
+    loaded = rt.store.load(s.workspace_id)
+    if loaded.ok:
+        states[s.workspace_id] = loaded.state
+
+st.subheader("Spend per day (UTC)")
+per_day = spend_per_day(states)
+if per_day:
+    st.bar_chart(pd.DataFrame({"day": list(per_day), "dollars": [float(v) for v in per_day.values()]}),
+                 x="day", y="dollars")
+else:
+    st.caption("Nothing has been spent yet.")
+
+st.subheader("Batches")
+records = batch_history(states)
+if records:
+    st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch")
+else:
+    st.caption("No paid batch yet.")
+
+st.subheader("Workspaces")
+if summaries:
+    st.dataframe(
+        pd.DataFrame([{
+            "open": f"/?w={s.workspace_id}", "updated": s.updated_at, "rows": s.rows,
+            "images": s.images, "paid calls": s.submissions, "spent": str(s.spent),
+            "problem": s.problem or "",
+        } for s in summaries]),
+        hide_index=True, width="stretch",
+        column_config={"open": st.column_config.LinkColumn("open", display_text="open")},
+    )
+else:
+    st.caption("No workspace yet.")

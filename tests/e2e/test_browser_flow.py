@@ -1,0 +1,106 @@
+"""The brief's flow in real headless Chromium against the served app."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.app.conftest import EXAMPLE
+from tests.conftest import fake_key
+from tests.e2e.conftest import Server, free_port, idle, shot, start_app
+
+pytestmark = pytest.mark.e2e
+
+
+def _batch(page, text: str = EXAMPLE) -> None:
+    box = page.locator("textarea[aria-label='Batch']")
+    box.fill(text)
+    box.press("Control+Enter")
+    idle(page)
+    page.get_by_role("button", name="Parse").click()
+    idle(page)
+
+
+def _generate(page) -> None:
+    page.get_by_role("button", name="Dry-Run Images").click()
+    idle(page)
+    page.get_by_role("button", name="Generate Images").click()
+    idle(page)
+    page.get_by_role("button", name=re.compile(r"^Confirm — spend \$0\.012$")).click()
+    page.get_by_role("button", name="Approve SCENE-003 #1").wait_for(timeout=60_000)
+    idle(page)
+
+
+def test_brief_example_from_paste_to_video(mock_app, page):
+    """Paste, parse, dry-run, confirm, approve and make videos: every step visible and working."""
+    page.goto(mock_app)
+    idle(page)
+    assert page.get_by_text("Mock mode — no real cost").is_visible()
+    _batch(page)
+    assert page.get_by_role("button", name="Generate Images").is_disabled()
+    _generate(page)
+    page.get_by_role("button", name="Approve SCENE-002 #3").click()
+    idle(page)
+    page.get_by_role("button", name="Approve SCENE-001 #1").click()
+    idle(page)
+    assert page.get_by_text("✓ Approved").count() == 2
+    page.get_by_role("button", name="Generate Video").click()
+    idle(page)
+    confirm = page.get_by_role("button", name=re.compile("^Confirm — spend"))
+    assert confirm.is_disabled()
+    typed = page.locator("input[aria-label^='Type the number of clips']")
+    typed.fill("2")
+    typed.press("Enter")
+    idle(page)
+    assert confirm.is_enabled()
+    confirm.click()
+    page.locator("video").first.wait_for(timeout=60_000)
+    idle(page)
+    assert page.locator("video").count() == 2
+    log = page.locator("[data-testid=stCode]").last.inner_text()
+    assert "SCENE-002" in log and "completed" in log
+    shot(page, "brief-example-done")
+
+
+def test_refresh_restores_the_workspace(mock_app, page):
+    """Reloading the page's address brings back rows, images, approvals and the log."""
+    page.goto(mock_app)
+    idle(page)
+    _batch(page)
+    _generate(page)
+    page.get_by_role("button", name="Approve SCENE-002 #2").click()
+    idle(page)
+    address = page.url
+    assert "?w=" in address
+    page.goto(address)
+    idle(page)
+    assert page.get_by_text("✓ Approved").count() == 1
+    assert page.locator("textarea[aria-label='Batch']").input_value().startswith("SCENE-001 |")
+    assert page.get_by_role("button", name="Approve SCENE-003 #1").is_visible()
+
+
+def test_live_mode_never_shows_the_key(tmp_path, page):
+    """Against a served emulator with a key, the key appears nowhere in the page."""
+    import sys
+
+    key = fake_key("k")
+    port = free_port()
+    emulator = Server([sys.executable, "-m", "batchcore.emulator", "--port", str(port)],
+                      {"PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1"},
+                      f"http://127.0.0.1:{port}/healthz")
+    app, url = start_app(tmp_path, ORCHESTRATOR_API_KEY=key,
+                         ORCHESTRATOR_URL=f"http://127.0.0.1:{port}")
+    try:
+        page.goto(url)
+        idle(page)
+        assert page.get_by_text("Live — real cost").is_visible()
+        _batch(page)
+        _generate(page)
+        html = page.content()
+        assert key not in html
+        assert key[4:20] not in html
+        shot(page, "live-mode-served-emulator")
+    finally:
+        app.stop()
+        emulator.stop()
