@@ -27,7 +27,56 @@ from .errors import (
     UploadError,
     redact,
 )
+from .client import OrchestratorClient
+from .config import Settings, load_settings
+from .exports import (
+    approved_zip,
+    import_manifest,
+    manifest_csv,
+    manifest_json,
+    manifest_records,
+    status_log_text,
+)
 from .hashing import batch_hash, day_bucket, rows_json
+from .history import batch_history, spend_per_day
+from .jobs import Job, JobRunner
+from .models import (
+    DryRunResult,
+    Health,
+    ImageOut,
+    JobOut,
+    JobStatus,
+    LiveResult,
+    StatusResult,
+    UploadedRef,
+    VideoBatchResult,
+    VideoItem,
+    VideoJobOut,
+    counted_cost,
+    generated_images,
+)
+from .retry_rows import RetryPlan, failed_rows, plan_retry, retry_batch_text
+from .spend import (
+    DEFAULT_DAILY_CAP,
+    SpendDecision,
+    SpendSummary,
+    check_spend,
+    parse_cap,
+    spend_gate,
+    spend_today,
+)
+from .store import LoadResult, StaleWorkspace, WorkspaceStore, WorkspaceSummary
+from .uploads import (
+    BackendUploader,
+    CheckResult,
+    GcsSignedUrlUploader,
+    LocalStoreUploader,
+    RefImage,
+    Refusal,
+    UploadReport,
+    check_references,
+    upload_references,
+)
 from .pricing import (
     MAX_PROMPT_CHARS,
     MAX_REF_IMAGES,
@@ -105,4 +154,19 @@ __all__ = [
     "can_generate", "check_video_confirmation", "current_hash", "describe_receipt",
     "finish_submission", "in_flight", "make_receipt", "record_dry_run", "record_images",
     "unapprove", "video_confirmation_ok", "with_draft",
+    # settings and background jobs
+    "Settings", "load_settings", "Job", "JobRunner",
+    # talking to the orchestrator
+    "OrchestratorClient", "DryRunResult", "Health", "ImageOut", "JobOut", "JobStatus",
+    "LiveResult", "StatusResult", "UploadedRef", "VideoBatchResult", "VideoItem", "VideoJobOut",
+    "counted_cost", "generated_images",
+    # reference uploads
+    "BackendUploader", "CheckResult", "GcsSignedUrlUploader", "LocalStoreUploader", "RefImage",
+    "Refusal", "UploadReport", "check_references", "upload_references",
+    # spend, retries, exports, history, persistence
+    "DEFAULT_DAILY_CAP", "SpendDecision", "SpendSummary", "check_spend", "parse_cap",
+    "spend_gate", "spend_today", "RetryPlan", "failed_rows", "plan_retry", "retry_batch_text",
+    "approved_zip", "import_manifest", "manifest_csv", "manifest_json", "manifest_records",
+    "status_log_text", "batch_history", "spend_per_day", "LoadResult", "StaleWorkspace",
+    "WorkspaceStore", "WorkspaceSummary",
 ]

@@ -22,7 +22,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import AlreadySubmitted, BatchStudioError, ConfirmationMismatch, OutcomeUnknown
+from .errors import (
+    AlreadySubmitted,
+    BatchStudioError,
+    ConfirmationMismatch,
+    NotImplementedByBackend,
+    OutcomeUnknown,
+    ResponseFormatError,
+)
 from .jobs import Job
 from .models import (
     DryRunResult,
@@ -206,9 +213,16 @@ def after_image_error(
 ) -> WorkflowState:
     """Record a live run that raised: outcome unknown (maybe billed) or failed (not billed)."""
     moment = _now(now)
-    if isinstance(error, OutcomeUnknown):
+    if isinstance(error, OutcomeUnknown) or (
+        isinstance(error, ResponseFormatError) and getattr(error, "batch_hash", "")
+    ):
+        # An unreadable answer to a paid call: it was probably processed and billed.
         word = "outcome_unknown"
         message = str(error)
+    elif isinstance(error, NotImplementedByBackend):
+        word = "failed"
+        message = ("The backend does not generate videos yet (501 Not Implemented); "
+                   f"nothing was billed. {error}")
     else:
         word = "failed"
         message = str(error) if isinstance(error, BatchStudioError) else \

@@ -19,8 +19,6 @@ from batchcore import (
     PRICE_PER_IMAGE,
     VIDEO_PRICES,
     BatchStudioError,
-    NotImplementedByBackend,
-    OutcomeUnknown,
     ParseResult,
     attach_refs,
     begin_image_submission,
@@ -283,6 +281,7 @@ def actions(rt: Runtime) -> None:
                        f"{sum(r.variants for r in state.draft.rows)} images, "
                        f"{format_money(cost)}. You will confirm before anything is spent.")
     if dry:
+        st.session_state.pop("action_error", None)
         _dry_run(rt, state, hash_)
         st.rerun()
     if gen_click and gate:
@@ -296,11 +295,32 @@ def actions(rt: Runtime) -> None:
             st.caption(f"The server estimated {format_money(receipt.server_estimated_cost)}; "
                        "our own count is the one shown.")
     _spend_line(rt, state)
-    error = st.session_state.pop("action_error", None)
-    if error:
-        st.error(error)
+    outcome_notices(rt)
     if st.session_state.get("confirm_images") == hash_:
         confirm_images(rt, hash_)
+
+
+def outcome_notices(rt: Runtime) -> None:
+    """Errors and unfinished outcomes stay on screen until the person dismisses them."""
+    state = current()
+    seen: set[str] = st.session_state.setdefault("dismissed", set())
+    error = st.session_state.get("action_error")
+    if error:
+        st.error(error)
+        if st.button("Dismiss", key="dismiss_action_error"):
+            st.session_state.pop("action_error", None)
+            st.rerun()
+    for sub in state.submissions.values():
+        if sub.state not in ("failed", "outcome_unknown") or sub.batch_hash in seen:
+            continue
+        what = "Image generation" if sub.kind == "images" else "Video generation"
+        if sub.state == "outcome_unknown":
+            st.error(f"{what}: outcome unknown. {sub.message}", icon="❓")
+        else:
+            st.error(f"{what} failed. {sub.message}")
+        if st.button("Dismiss", key=f"dismiss_{sub.batch_hash[:16]}"):
+            seen.add(sub.batch_hash)
+            st.rerun()
 
 
 def _spend_line(rt: Runtime, state: WorkflowState) -> None:
@@ -316,6 +336,7 @@ def _dry_run(rt: Runtime, state: WorkflowState, hash_: str) -> None:
             result = rt.client.dry_run_images(rows, batch_hash=hash_)
     except BatchStudioError as exc:
         st.session_state["action_error"] = f"Dry-run failed: {exc}"
+        st.session_state.pop("dismissed", None)
         commit(rt, append_log(state, log_entry("failed", f"dry-run: {exc}",
                                                job_id=hash_[:12])))
         return
@@ -536,13 +557,6 @@ def poll_jobs(rt: Runtime) -> bool:
         state = gen.apply_job(state, job, rows)
         rt.runner.forget(sub.batch_hash)
         finished = True
-        if isinstance(job.error, OutcomeUnknown):
-            st.session_state["action_error"] = str(job.error)
-        elif isinstance(job.error, NotImplementedByBackend):
-            st.session_state["action_error"] = ("The backend does not generate videos yet "
-                                                f"(501): {job.error}")
-        elif job.error is not None:
-            st.session_state["action_error"] = str(job.error)
     commit(rt, state)
     return finished
 

@@ -1,0 +1,84 @@
+"""Workspaces: a refresh or a restart restores everything; cut-off paid calls are never resent."""
+
+from __future__ import annotations
+
+import io
+
+import streamlit as st
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from batchcore.store import WorkspaceStore
+from batchcore.workflow import begin_image_submission, make_receipt, record_dry_run
+from tests.app.conftest import ROOT, confirm_generate, dry_run, emulator, enter_batch, texts
+
+
+def _reopen(tmp_path, wid: str, *, restart: bool) -> AppTest:
+    if restart:
+        st.cache_resource.clear()
+        st.cache_data.clear()
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+    at.secrets["DATABASE_URL"] = f"sqlite:///{tmp_path}/workspaces.sqlite3"
+    at.secrets["MOCK_LATENCY_MS"] = "0"
+    at.query_params["w"] = wid
+    return at.run()
+
+
+def test_refresh_restores_rows_receipts_approvals_and_log(app, tmp_path):
+    """A new session with the same ?w= shows exactly the same workflow state and inputs."""
+    enter_batch(app)
+    dry_run(app)
+    confirm_generate(app)
+    app.button(key="approve_SCENE-002_2").click().run()
+    wid = app.query_params["w"][0] if isinstance(app.query_params["w"], list) else app.query_params["w"]
+    before = app.session_state["wf"]
+    again = _reopen(tmp_path, wid, restart=False)
+    after = again.session_state["wf"]
+    assert after.draft == before.draft
+    assert after.receipts == before.receipts
+    assert after.approvals == before.approvals
+    assert after.log == before.log
+    assert again.text_area(key="batch_text").value == app.text_area(key="batch_text").value
+    assert "✓ Approved" in texts(again)
+
+
+def test_restart_mid_call_marks_outcome_unknown_and_sends_nothing(tmp_path, monkeypatch):
+    """A paid call in flight when the app restarted is shown as outcome unknown, never resent."""
+    monkeypatch.delenv("ORCHESTRATOR_API_KEY", raising=False)
+    from batchcore import parse_batch, with_draft
+    from batchcore.workflow import WorkflowState
+
+    store = WorkspaceStore(f"sqlite:///{tmp_path}/workspaces.sqlite3")
+    rows = parse_batch("A-1 | a prompt | 2").rows
+    state = with_draft(WorkflowState(), "batch", parse_batch("A-1 | a prompt | 2"))
+    receipt = make_receipt("batch", rows)
+    state, _ = begin_image_submission(record_dry_run(state, receipt), receipt.batch_hash)
+    wid = store.new_workspace(state)
+    at = _reopen(tmp_path, wid, restart=True)
+    sub = at.session_state["wf"].submissions[receipt.batch_hash]
+    assert sub.state == "outcome_unknown"
+    assert "restarted" in texts(at)
+    assert emulator().ledger.charges == []
+
+
+def test_an_unknown_workspace_link_starts_fresh_with_a_message(app, tmp_path):
+    """A bookmark to a workspace that does not exist gives a clear message and a new workspace."""
+    at = _reopen(tmp_path, "A" * 22, restart=False)
+    assert at.session_state["wf"].draft.rows == ()
+    assert "workspace" in texts(at).lower()
+    assert not at.exception
+
+
+def test_uploaded_references_show_as_chips_and_bad_files_say_why(app):
+    """A PNG becomes a chip attached to every row; a text file posing as PNG is refused."""
+    buf = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(buf, format="PNG")
+    app.file_uploader(key="uploader").set_value([
+        ("red.png", buf.getvalue(), "image/png"),
+        ("notes.png", b"just text", "image/png"),
+    ]).run()
+    state = app.session_state["wf"]
+    assert [r.name for r in state.references] == ["red.png"]
+    assert "notes.png" in texts(app)
+    enter_batch(app)
+    assert all(r.ref_urls == (state.references[0].url,) for r in app.session_state["wf"].draft.rows)
