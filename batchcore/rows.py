@@ -212,9 +212,11 @@ def parse_batch(text: str) -> ParseResult:
 
     Blank lines and lines starting with ``#`` are ignored. The scene id is the text
     before the first ``|``, variants the text after the last ``|``, and the prompt is
-    everything between (so a prompt may contain ``|``).
+    everything between (so a prompt may contain ``|``). A byte-order mark at the very start
+    (pasted from a file saved by a spreadsheet) is not part of the first scene id.
     """
     checker = _Checker()
+    text = text.removeprefix("\ufeff")
     for number, raw in enumerate(text.split("\n"), start=1):
         line = raw[:-1] if raw.endswith("\r") else raw
         stripped = line.strip()

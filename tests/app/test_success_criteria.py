@@ -131,3 +131,31 @@ def test_editing_the_batch_after_a_dry_run_disables_generate(app):
     app.button(key="parse").click().run()
     assert app.button(key="generate").disabled
     assert "The batch changed since the dry-run" in texts(app)
+
+
+def _grid_key(app) -> str:
+    return f"grid_{app.session_state['grid_version']}"
+
+
+def test_editing_a_row_in_the_grid_after_a_dry_run_disables_generate(app):
+    """A grid edit is checked again, changes the cost and the hash, and needs a new dry-run."""
+    enter_batch(app)
+    dry_run(app)
+    app.session_state[_grid_key(app)] = {
+        "edited_rows": {2: {"variants": 3}}, "added_rows": [], "deleted_rows": []}
+    app.run()
+    rows = app.session_state["wf"].draft.rows
+    assert [r.variants for r in rows] == [2, 3, 3]
+    assert {m.label: m.value for m in app.metric}["Estimated cost"] == "$0.016"
+    assert app.button(key="generate").disabled
+    assert "The batch changed since the dry-run" in texts(app)
+
+
+def test_a_bad_grid_edit_is_an_error_naming_the_row(app):
+    """An invalid scene id typed into the grid is reported with its grid row; nothing can be sent."""
+    enter_batch(app)
+    app.session_state[_grid_key(app)] = {
+        "edited_rows": {1: {"scene_id": "bad/id"}}, "added_rows": [], "deleted_rows": []}
+    app.run()
+    assert "(grid row 2)" in texts(app)
+    assert app.button(key="dry_run").disabled

@@ -436,3 +436,10 @@ def test_attach_refs_gives_every_row_the_same_refs():
 def test_line_error_str_names_the_line():
     """str(LineError) is 'Line N: message'."""
     assert str(LineError(line=3, message="Bad.")) == "Line 3: Bad."
+
+
+def test_a_byte_order_mark_at_the_start_is_not_part_of_the_first_scene_id():
+    """Text pasted from a file with a UTF-8 BOM parses its first row normally."""
+    result = parse_batch("\ufeffSCENE-001 | kitchen | 2\nSCENE-002 | hall | 1")
+    assert [r.scene_id for r in result.rows] == ["SCENE-001", "SCENE-002"]
+    assert result.errors == []
