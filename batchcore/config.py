@@ -37,6 +37,8 @@ class Settings(BaseModel):
     daily_cap: Decimal = Decimal("2.00")
     live_read_timeout: float = 900.0
     mock_latency_ms: int = 150
+    mock_profile: str = "head"  # "brief": the emulator answers in the brief's async shape
+    poll_seconds: float = 2.0
     problems: tuple[str, ...] = ()
 
     @property
@@ -108,9 +110,16 @@ def load_settings(*sources: Mapping[str, Any]) -> Settings:
             values["daily_cap"] = parse_cap(cap)
         except InputError as exc:
             problems.append(f"DAILY_SPEND_CAP: {exc} Using $2.00.")
+    profile = _first(sources, "MOCK_PROFILE")
+    if profile is not None:
+        if str(profile).strip() in ("head", "brief"):
+            values["mock_profile"] = str(profile).strip()
+        else:
+            problems.append(f"MOCK_PROFILE should be head or brief, not {profile!r}; using head.")
     for name, field, kind in (
         ("LIVE_READ_TIMEOUT", "live_read_timeout", float),
         ("MOCK_LATENCY_MS", "mock_latency_ms", int),
+        ("POLL_SECONDS", "poll_seconds", float),
     ):
         raw = _first(sources, name)
         if raw is not None:

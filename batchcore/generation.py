@@ -38,6 +38,7 @@ from .models import (
     StatusResult,
     VideoBatchResult,
     VideoItem,
+    VideoJobOut,
     generated_images,
 )
 from .pricing import PRICE_PER_IMAGE, VIDEO_PRICES, format_money, video_cost
@@ -72,6 +73,7 @@ __all__ = [
     "drain_events",
     "plan_videos",
     "reconcile_orphans",
+    "resume_polling",
     "run_images",
     "run_videos",
     "video_batch_hash",
@@ -135,8 +137,17 @@ def run_images(
             _emit(job, _job_line(out.job_id, out.scene_id, out.status, out.error, len(out.images)))
         return ImageRunResult(live=live)
     poll_id = next((j.job_id for j in live.jobs if j.job_id), live.batch_id)
+    job.poll_ids = {poll_id: ""}
     _emit(job, log_entry("queued", "the server queued the batch; polling its status",
                          job_id=poll_id))
+    return _poll_images(client, live, poll_id, job, poll_every=poll_every, poll_for=poll_for,
+                        sleep=sleep)
+
+
+def _poll_images(
+    client: Any, live: LiveResult, poll_id: str, job: Job, *,
+    poll_every: float, poll_for: float, sleep: Callable[[float], None],
+) -> ImageRunResult:
     deadline = time.monotonic() + poll_for
     last_word = ""
     while True:
@@ -273,7 +284,7 @@ def video_batch_hash(plan: VideoPlan) -> str:
 
 def begin_video_submission(
     state: WorkflowState, plan: VideoPlan, typed: str, now: datetime | None = None,
-    *, cap_check: Callable[[WorkflowState, Decimal], None] | None = None,
+    *, cap_check: Callable[[WorkflowState, Decimal], None] | None = None, runner: str = "",
 ) -> tuple[WorkflowState, str]:
     """Check the typed count (and the spend cap), then mark the videos in flight."""
     if plan.clips == 0:
@@ -291,7 +302,8 @@ def begin_video_submission(
     if cap_check is not None:
         cap_check(state, plan.cost)
     moment = _now(now)
-    sub = Submission(batch_hash=hash_, kind="videos", cost=plan.cost, started_at=moment)
+    sub = Submission(batch_hash=hash_, kind="videos", cost=plan.cost, started_at=moment,
+                     runner=runner)
     clips = {i.scene_id: VideoClip(scene_id=i.scene_id, batch_hash=hash_, model=plan.model,
                                    status="submitting", image_url=i.approved_image_url)
              for i in plan.items}
@@ -318,18 +330,29 @@ def run_videos(
 ) -> VideoRunResult:
     """The paid video call, sent once, then polling every clip's job until it is done."""
     batch = client.generate_videos(plan.items, confirm_count=plan.clips, batch_hash=batch_hash)
-    finals: dict[str, StatusResult] = {}
+    job.poll_ids = {j.job_id: j.scene_id for j in batch.jobs if j.job_id}
     open_jobs = {j.job_id: j.scene_id for j in batch.jobs if j.job_id}
     for j in batch.jobs:
         _emit(job, log_entry(j.status.value, j.error or "accepted", job_id=j.job_id,
                              scene_id=j.scene_id))
         if j.status in TERMINAL or not batch.pending:
             open_jobs.pop(j.job_id, None)
+    return _poll_videos(client, batch, open_jobs, job, poll_every=poll_every,
+                        poll_for=poll_for, sleep=sleep)
+
+
+def _poll_videos(
+    client: Any, batch: VideoBatchResult, open_jobs: dict[str, str], job: Job, *,
+    poll_every: float, poll_for: float, sleep: Callable[[float], None],
+) -> VideoRunResult:
+    finals: dict[str, StatusResult] = {}
     deadline = time.monotonic() + poll_for
     while open_jobs:
         if time.monotonic() > deadline:
             return VideoRunResult(batch=batch, finals=finals, timed_out=True)
-        sleep(poll_every)
+        # One status call per open clip per round: stay well under the server's
+        # 100 requests/minute however many clips are open.
+        sleep(max(poll_every, 0.8 * len(open_jobs)))
         for job_id, scene in list(open_jobs.items()):
             status = client.job_status(job_id)
             previous = finals.get(job_id)
@@ -340,6 +363,29 @@ def run_videos(
             if status.status in TERMINAL:
                 del open_jobs[job_id]
     return VideoRunResult(batch=batch, finals=finals)
+
+
+def resume_polling(
+    client: Any, submission: Submission, job: Job, *,
+    poll_every: float = 2.0, poll_for: float = 1800.0, sleep: Callable[[float], None] = time.sleep,
+) -> ImageRunResult | VideoRunResult:
+    """Poll the server's jobs of a submission sent before a restart; nothing is sent again."""
+    job.poll_ids = dict(submission.poll_ids)
+    _emit(job, log_entry("resumed", "polling again after a restart; nothing was resent",
+                         job_id=submission.batch_id or submission.batch_hash[:12]))
+    if submission.kind == "images":
+        poll_id = next(iter(submission.poll_ids))
+        live = LiveResult(batch_id=submission.batch_id or poll_id, pending=True)
+        return _poll_images(client, live, poll_id, job, poll_every=poll_every,
+                            poll_for=poll_for, sleep=sleep)
+    batch = VideoBatchResult(
+        batch_id=submission.batch_id,
+        jobs=tuple(VideoJobOut(job_id=j, scene_id=s, status=JobStatus.QUEUED)
+                   for j, s in submission.poll_ids.items()),
+        pending=True,
+    )
+    return _poll_videos(client, batch, dict(submission.poll_ids), job, poll_every=poll_every,
+                        poll_for=poll_for, sleep=sleep)
 
 
 def after_videos(
@@ -400,10 +446,22 @@ def after_video_error(
 
 
 def drain_events(state: WorkflowState, job: Job) -> WorkflowState:
-    """Append the status lines a running job has produced since the last call."""
+    """Append the status lines a running job has produced since the last call, and keep
+    the job ids the server gave (so the submission can be polled again after a restart)."""
     fresh = job.events[job.cursor:]
     job.cursor += len(fresh)
-    return append_log(state, *fresh) if fresh else state
+    state = append_log(state, *fresh) if fresh else state
+    sub = state.submissions.get(job.key)
+    if sub is not None and job.poll_ids and sub.poll_ids != job.poll_ids:
+        sub = sub.model_copy(update={"poll_ids": dict(job.poll_ids)})
+        scene_job = {scene: j for j, scene in job.poll_ids.items() if scene}
+        videos = {k: (v.model_copy(update={"job_id": scene_job[k], "status": "queued"})
+                      if v.batch_hash == job.key and k in scene_job and v.status == "submitting"
+                      else v)
+                  for k, v in state.videos.items()}
+        state = state.model_copy(update={
+            "submissions": {**state.submissions, job.key: sub}, "videos": videos})
+    return state
 
 
 def apply_job(state: WorkflowState, job: Job, rows: Sequence[BatchRow] = (),
@@ -419,15 +477,23 @@ def apply_job(state: WorkflowState, job: Job, rows: Sequence[BatchRow] = (),
     return after_videos(state, job.key, job.result, now)
 
 
-def reconcile_orphans(state: WorkflowState, running_keys: set[str],
-                      now: datetime | None = None) -> WorkflowState:
-    """In-flight submissions this process is not running (the app restarted): outcome unknown.
+def reconcile_orphans(
+    state: WorkflowState, running_keys: set[str], now: datetime | None = None,
+    alive: Callable[[Submission], bool] | None = None,
+) -> tuple[WorkflowState, list[Submission]]:
+    """In-flight submissions nobody is running any more (the app restarted).
 
-    A synchronous paid call cut off by a restart may or may not have been billed; it is
-    marked so and shown, never resubmitted automatically.
+    Those the server gave job ids for come back in the list, to be polled again (nothing
+    is resent). The others — a synchronous paid call cut off by the restart — may or may
+    not have been billed: they are marked outcome unknown and shown, never resubmitted.
+    ``alive(sub)`` says whether another process may still be running it (then it is left).
     """
+    resumable: list[Submission] = []
     for sub in in_flight(state):
-        if sub.batch_hash in running_keys:
+        if sub.batch_hash in running_keys or (alive is not None and alive(sub)):
+            continue
+        if sub.poll_ids:
+            resumable.append(sub)
             continue
         message = (
             f"The app restarted while this {sub.kind} call was in flight (batch hash "
@@ -442,5 +508,4 @@ def reconcile_orphans(state: WorkflowState, running_keys: set[str],
                     if v.batch_hash == sub.batch_hash and v.status in ("submitting", "queued",
                                                                        "running") else v)
                 for k, v in state.videos.items()}})
-    return state
-
+    return state, resumable

@@ -9,14 +9,46 @@ state with pure functions; the worker thread never touches Streamlit.
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Job", "JobRunner"]
+__all__ = ["Job", "JobRunner", "process_token", "token_may_be_alive"]
+
+_TOKEN = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def process_token() -> str:
+    """Who runs jobs here: ``host:pid:boot``, stamped on each paid submission."""
+    return _TOKEN
+
+
+def token_may_be_alive(token: str, age_seconds: float, grace_seconds: float) -> bool:
+    """Could the process named by ``token`` still be running the call it sent?
+
+    This process: yes. Another process on this host: only if its pid is alive (a
+    restart leaves a dead pid). Another host (a replica): we cannot look, so we assume
+    yes until the call is older than ``grace_seconds`` (its own timeout and then some).
+    """
+    if not token or token == _TOKEN:
+        return token == _TOKEN
+    host, _, rest = token.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host == socket.gethostname() and pid_text.isdigit():
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return age_seconds < grace_seconds
 
 JobState = Literal["running", "done", "error"]
 
@@ -36,6 +68,8 @@ class Job:
     events: list[Any] = field(default_factory=list)
     cursor: int = 0
     progress: float | None = None
+    #: ids the server gave to poll (job id → scene id), copied into the state as they come
+    poll_ids: dict[str, str] = field(default_factory=dict)
 
     @property
     def elapsed(self) -> float:

@@ -102,6 +102,11 @@ class Submission(_Frozen):
     batch_id: str = ""
     actual_cost: Decimal | None = None
     message: str = ""
+    #: the process that sent it (``jobs.process_token()``), to tell a restart from a replica
+    runner: str = ""
+    #: job ids the server gave to poll (job id → scene id, "" for the whole batch); a
+    #: submission with poll ids can be resumed after a restart instead of being abandoned
+    poll_ids: dict[str, str] = Field(default_factory=dict)
 
 
 class GeneratedImage(_Frozen):
@@ -272,7 +277,7 @@ def can_generate(state: WorkflowState, hash_: str, now: datetime | None = None) 
 
 
 def begin_image_submission(
-    state: WorkflowState, hash_: str, now: datetime | None = None
+    state: WorkflowState, hash_: str, now: datetime | None = None, *, runner: str = ""
 ) -> tuple[WorkflowState, DryRunReceipt]:
     """Check the gate and consume the receipt, in one step; raises when not allowed."""
     gate = can_generate(state, hash_, now)
@@ -282,7 +287,7 @@ def begin_image_submission(
     moment = _now(now)
     receipt = state.receipts[hash_].model_copy(update={"used_by": f"submitted {moment.isoformat()}"})
     submission = Submission(batch_hash=hash_, kind="images", cost=receipt.estimated_cost,
-                            started_at=moment)
+                            started_at=moment, runner=runner)
     new = state.model_copy(update={
         "receipts": {**state.receipts, hash_: receipt},
         "submissions": {**state.submissions, hash_: submission},

@@ -37,6 +37,7 @@ from batchcore import (
     with_draft,
 )
 from batchcore import generation as gen
+from batchcore.jobs import process_token, token_may_be_alive
 from batchcore.spend import spend_gate, spend_today
 from batchcore.workflow import Inputs, Reference, WorkflowState, append_log, approve
 from batchcore.statuslog import log_entry
@@ -377,7 +378,7 @@ def start_images(rt: Runtime, hash_: str) -> None:
         spend = spend_gate(state, image_cost(state.draft.rows), rt.settings.daily_cap, now)
         if not spend:
             raise BatchStudioError(spend.reason)
-        state, receipt = begin_image_submission(state, hash_, now)
+        state, receipt = begin_image_submission(state, hash_, now, runner=process_token())
     except BatchStudioError as exc:
         st.session_state["action_error"] = str(exc)
         return
@@ -385,7 +386,8 @@ def start_images(rt: Runtime, hash_: str) -> None:
     state = commit(rt, state)
     st.session_state.setdefault("job_rows", {})[hash_] = rows
     started = rt.runner.start(hash_, "images",
-                              lambda job: gen.run_images(rt.client, rows, hash_, job))
+                              lambda job: gen.run_images(rt.client, rows, hash_, job,
+                                                         poll_every=rt.settings.poll_seconds))
     if not started:
         st.session_state["action_error"] = "This batch is already being generated."
 
@@ -488,12 +490,14 @@ def video_dialog(rt: Runtime) -> None:
         try:
             new, hash_ = gen.begin_video_submission(
                 state, plan, typed,
-                cap_check=lambda s, c: _raise_unless(spend_gate(s, c, rt.settings.daily_cap)))
+                cap_check=lambda s, c: _raise_unless(spend_gate(s, c, rt.settings.daily_cap)),
+                runner=process_token())
         except BatchStudioError as exc:
             st.error(str(exc))
             return
         commit(rt, new)
-        rt.runner.start(hash_, "videos", lambda job: gen.run_videos(rt.client, plan, hash_, job))
+        rt.runner.start(hash_, "videos", lambda job: gen.run_videos(
+            rt.client, plan, hash_, job, poll_every=rt.settings.poll_seconds))
         st.session_state.pop("video_dialog", None)
         st.session_state.pop("video_typed", None)
         st.rerun()
@@ -562,11 +566,20 @@ def poll_jobs(rt: Runtime) -> bool:
 
 
 def reconcile(rt: Runtime) -> None:
-    """After a restart, in-flight work this process is not running is outcome unknown."""
+    """After a restart: poll again what can be polled; the rest is outcome unknown."""
     state = current()
-    running = {j.key for j in rt.runner.running()} | {
-        s.batch_hash for s in in_flight(state) if rt.runner.get(s.batch_hash) is not None}
-    new = gen.reconcile_orphans(state, running)
+    now = _now()
+    known = {s.batch_hash for s in in_flight(state) if rt.runner.get(s.batch_hash) is not None}
+    grace = rt.settings.live_read_timeout + 120
+
+    def alive(sub) -> bool:
+        return token_may_be_alive(sub.runner, (now - sub.started_at).total_seconds(), grace)
+
+    new, resumable = gen.reconcile_orphans(state, known, now, alive=alive)
+    for sub in resumable:
+        rt.runner.start(sub.batch_hash, sub.kind,
+                        lambda job, sub=sub: gen.resume_polling(
+                            rt.client, sub, job, poll_every=rt.settings.poll_seconds))
     if new != state:
         commit(rt, new)
 

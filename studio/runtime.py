@@ -53,7 +53,8 @@ def _build(settings_json: str, key: str) -> Runtime:
     if cfg.use_mock:
         from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
 
-        emulator = Emulator(EmulatorConfig(latency_ms=cfg.mock_latency_ms))
+        emulator = Emulator(EmulatorConfig(latency_ms=cfg.mock_latency_ms,
+                                           profile=cfg.mock_profile))
         client = OrchestratorClient(
             MOCK_BASE_URL, _mock_key(), transport=EmulatorTransport(emulator),
             live_read_timeout=cfg.live_read_timeout,

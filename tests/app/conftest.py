@@ -19,16 +19,32 @@ EXAMPLE = (
 )
 
 
-@pytest.fixture
-def app(tmp_path, monkeypatch):
-    """A fresh page in mock mode with its own SQLite workspace store."""
-    for name in ("ORCHESTRATOR_API_KEY", "API_KEY", "BATCH_USE_MOCK", "DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    st.cache_resource.clear()
-    st.cache_data.clear()
+def make_app(tmp_path, *, clear: bool = True, **secrets: str) -> AppTest:
+    """The page in mock mode with a SQLite store under ``tmp_path`` (not run yet)."""
+    if clear:
+        st.cache_resource.clear()
+        st.cache_data.clear()
     at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
     at.secrets["DATABASE_URL"] = f"sqlite:///{tmp_path}/workspaces.sqlite3"
     at.secrets["MOCK_LATENCY_MS"] = "0"
+    at.secrets["POLL_SECONDS"] = "0.02"
+    for name, value in secrets.items():
+        at.secrets[name] = value
+    return at
+
+
+@pytest.fixture(autouse=True)
+def _no_real_backend(monkeypatch):
+    """Whatever the machine's environment says, these tests run in mock mode."""
+    for name in ("ORCHESTRATOR_API_KEY", "API_KEY", "BATCH_USE_MOCK", "DATABASE_URL",
+                 "ORCHESTRATOR_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def app(tmp_path):
+    """A fresh page in mock mode with its own SQLite workspace store."""
+    at = make_app(tmp_path)
     at.run()
     yield at
     rt = latest_runtime()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from streamlit.testing.v1 import AppTest
-
 from tests.app.conftest import (
-    ROOT,
+    make_app,
     approve_buttons,
     confirm_generate,
     dry_run,
@@ -83,18 +81,9 @@ def test_videos_on_todays_server_say_it_does_not_make_videos(app):
     assert emulator().ledger.total("videos") == 0
 
 
-def test_spend_cap_refuses_an_over_budget_batch_before_any_request(tmp_path, monkeypatch):
+def test_spend_cap_refuses_an_over_budget_batch_before_any_request(tmp_path):
     """With a $0.01 cap, a $0.012 batch cannot be generated and nothing reaches the emulator."""
-    for name in ("ORCHESTRATOR_API_KEY", "BATCH_USE_MOCK", "DATABASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    import streamlit as st
-
-    st.cache_resource.clear()
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
-    at.secrets["DATABASE_URL"] = f"sqlite:///{tmp_path}/ws.sqlite3"
-    at.secrets["MOCK_LATENCY_MS"] = "0"
-    at.secrets["DAILY_SPEND_CAP"] = "0.01"
-    at.run()
+    at = make_app(tmp_path, DAILY_SPEND_CAP="0.01").run()
     enter_batch(at)
     dry_run(at)
     assert at.button(key="generate").disabled

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import io
 
-import streamlit as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from batchcore.store import WorkspaceStore
 from batchcore.workflow import begin_image_submission, make_receipt, record_dry_run
-from tests.app.conftest import ROOT, confirm_generate, dry_run, emulator, enter_batch, texts
+from tests.app.conftest import (
+    confirm_generate,
+    dry_run,
+    emulator,
+    enter_batch,
+    make_app,
+    texts,
+    wait_until_idle,
+)
 
 
-def _reopen(tmp_path, wid: str, *, restart: bool) -> AppTest:
-    if restart:
-        st.cache_resource.clear()
-        st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
-    at.secrets["DATABASE_URL"] = f"sqlite:///{tmp_path}/workspaces.sqlite3"
-    at.secrets["MOCK_LATENCY_MS"] = "0"
+def _reopen(tmp_path, wid: str, *, restart: bool, **secrets: str) -> AppTest:
+    at = make_app(tmp_path, clear=restart, **secrets)
     at.query_params["w"] = wid
     return at.run()
 
@@ -42,9 +44,8 @@ def test_refresh_restores_rows_receipts_approvals_and_log(app, tmp_path):
     assert "✓ Approved" in texts(again)
 
 
-def test_restart_mid_call_marks_outcome_unknown_and_sends_nothing(tmp_path, monkeypatch):
+def test_restart_mid_call_marks_outcome_unknown_and_sends_nothing(tmp_path):
     """A paid call in flight when the app restarted is shown as outcome unknown, never resent."""
-    monkeypatch.delenv("ORCHESTRATOR_API_KEY", raising=False)
     from batchcore import parse_batch, with_draft
     from batchcore.workflow import WorkflowState
 
@@ -82,3 +83,45 @@ def test_uploaded_references_show_as_chips_and_bad_files_say_why(app):
     assert "notes.png" in texts(app)
     enter_batch(app)
     assert all(r.ref_urls == (state.references[0].url,) for r in app.session_state["wf"].draft.rows)
+
+
+def test_restart_while_polling_resumes_polling_and_bills_once(tmp_path):
+    """A job the server is still working on is polled again after a restart, never resent."""
+    from batchcore.jobs import JobRunner
+    from studio.runtime import latest_runtime
+
+    at = make_app(tmp_path, MOCK_PROFILE="brief", POLL_SECONDS="0.3").run()
+    enter_batch(at)
+    dry_run(at)
+    at.button(key="generate").click().run()
+    at.button(key="confirm_images_go").click().run()
+    rt = latest_runtime()
+    old = rt.runner
+    for _ in range(100):  # until the server has answered with a job id to poll
+        job = next(iter(old.running()), None)
+        if job is not None and job.poll_ids:
+            break
+        old.wait("", timeout=0.05)
+    at.run()
+    sub = next(iter(at.session_state["wf"].submissions.values()))
+    assert sub.poll_ids and sub.state == "in_flight"
+    # The process "restarts": its runner (and the thread polling) is gone; the server is not.
+    rt.runner = JobRunner()
+    wid = at.query_params["w"][0] if isinstance(at.query_params["w"], list) else at.query_params["w"]
+    store = rt.store
+    state = store.load(wid).state
+    import socket
+
+    # The same host, a process that no longer exists: a restart, not another replica.
+    dead = sub.model_copy(update={"runner": f"{socket.gethostname()}:4194303:old"})
+    store.save(wid, state.model_copy(update={"submissions": {sub.batch_hash: dead}}))
+    again = make_app(tmp_path, clear=False, MOCK_PROFILE="brief", POLL_SECONDS="0.3")
+    again.query_params["w"] = wid
+    again.run()
+    wait_until_idle(again)
+    final = again.session_state["wf"]
+    assert final.submissions[sub.batch_hash].state == "completed"
+    assert sum(len(v) for v in final.images.values()) == 6
+    assert sum(c.count for c in emulator().ledger.charges) == 6
+    assert "resumed" in texts(again)
+    old.wait(sub.batch_hash, timeout=30)
