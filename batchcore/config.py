@@ -20,6 +20,7 @@ __all__ = ["DEFAULT_BASE_URL", "Settings", "load_settings"]
 
 DEFAULT_BASE_URL = "https://orchestrator-582559442661.us-central1.run.app"
 MOCK_BASE_URL = "https://emulator.local"
+LIVE_MIN_POLL = 1.0
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -45,6 +46,12 @@ class Settings(BaseModel):
     def key(self) -> str:
         """The API key in clear, for the HTTP client only (never for display)."""
         return self.api_key.get_secret_value() if self.api_key else ""
+
+    @property
+    def poll_interval(self) -> float:
+        """Seconds between status polls: as configured in mock mode, at least 1 s against a
+        real server (its global rate limit is 100 requests a minute)."""
+        return self.poll_seconds if self.use_mock else max(self.poll_seconds, LIVE_MIN_POLL)
 
     def describe(self) -> dict[str, str]:
         """What the sidebar may show: backend URL and mode, never the key."""
@@ -116,16 +123,23 @@ def load_settings(*sources: Mapping[str, Any]) -> Settings:
             values["mock_profile"] = str(profile).strip()
         else:
             problems.append(f"MOCK_PROFILE should be head or brief, not {profile!r}; using head.")
-    for name, field, kind in (
-        ("LIVE_READ_TIMEOUT", "live_read_timeout", float),
-        ("MOCK_LATENCY_MS", "mock_latency_ms", int),
-        ("POLL_SECONDS", "poll_seconds", float),
+    for name, field, kind, low, high in (
+        ("LIVE_READ_TIMEOUT", "live_read_timeout", float, 1.0, 24 * 3600.0),
+        ("MOCK_LATENCY_MS", "mock_latency_ms", int, 0, 60_000),
+        ("POLL_SECONDS", "poll_seconds", float, 0.01, 600.0),
     ):
         raw = _first(sources, name)
-        if raw is not None:
-            try:
-                values[field] = kind(str(raw).strip())
-            except ValueError:
-                problems.append(f"{name} should be a number, not {raw!r}; using the default.")
+        if raw is None:
+            continue
+        try:
+            number = kind(str(raw).strip())
+        except ValueError:
+            problems.append(f"{name} should be a number, not {raw!r}; using the default.")
+            continue
+        if not low <= number <= high:  # also refuses nan and inf
+            problems.append(f"{name} should be between {low:g} and {high:g}, not {raw!r}; "
+                            "using the default.")
+            continue
+        values[field] = number
     values["problems"] = tuple(problems)
     return Settings(**values)

@@ -201,7 +201,7 @@ def after_images(
                             actual_cost=counted, message=summary, now=moment)
     errors = _row_errors(outcome)
     entries = [
-        log_entry("failed", errors.get(scene, "no image returned"),
+        log_entry("failed", errors.get(scene) or errors.get("") or "no image returned",
                   job_id=outcome.live.batch_id, scene_id=scene, now=moment)
         for scene in failed
     ]

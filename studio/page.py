@@ -387,7 +387,7 @@ def start_images(rt: Runtime, hash_: str) -> None:
     st.session_state.setdefault("job_rows", {})[hash_] = rows
     started = rt.runner.start(hash_, "images",
                               lambda job: gen.run_images(rt.client, rows, hash_, job,
-                                                         poll_every=rt.settings.poll_seconds))
+                                                         poll_every=rt.settings.poll_interval))
     if not started:
         st.session_state["action_error"] = "This batch is already being generated."
 
@@ -497,7 +497,7 @@ def video_dialog(rt: Runtime) -> None:
             return
         commit(rt, new)
         rt.runner.start(hash_, "videos", lambda job: gen.run_videos(
-            rt.client, plan, hash_, job, poll_every=rt.settings.poll_seconds))
+            rt.client, plan, hash_, job, poll_every=rt.settings.poll_interval))
         st.session_state.pop("video_dialog", None)
         st.session_state.pop("video_typed", None)
         st.rerun()
@@ -579,7 +579,7 @@ def reconcile(rt: Runtime) -> None:
     for sub in resumable:
         rt.runner.start(sub.batch_hash, sub.kind,
                         lambda job, sub=sub: gen.resume_polling(
-                            rt.client, sub, job, poll_every=rt.settings.poll_seconds))
+                            rt.client, sub, job, poll_every=rt.settings.poll_interval))
     if new != state:
         commit(rt, new)
 
