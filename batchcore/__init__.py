@@ -38,7 +38,7 @@ from .exports import (
     status_log_text,
 )
 from .hashing import batch_hash, day_bucket, rows_json
-from .history import batch_history, spend_per_day
+from .history import batch_history, spend_per_day, spend_totals
 from .jobs import Job, JobRunner
 from .models import (
     DryRunResult,
@@ -167,6 +167,7 @@ __all__ = [
     "DEFAULT_DAILY_CAP", "SpendDecision", "SpendSummary", "check_spend", "parse_cap",
     "spend_gate", "spend_today", "RetryPlan", "failed_rows", "plan_retry", "retry_batch_text",
     "approved_zip", "import_manifest", "manifest_csv", "manifest_json", "manifest_records",
-    "status_log_text", "batch_history", "spend_per_day", "LoadResult", "StaleWorkspace",
+    "status_log_text", "batch_history", "spend_per_day", "spend_totals", "LoadResult",
+    "StaleWorkspace",
     "WorkspaceStore", "WorkspaceSummary",
 ]

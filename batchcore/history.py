@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from .pricing import format_money
 from .workflow import WorkflowState
 
-__all__ = ["batch_history", "spend_per_day"]
+__all__ = ["batch_history", "spend_per_day", "spend_totals"]
 
 
 def batch_history(states: Mapping[str, WorkflowState]) -> list[dict[str, Any]]:
@@ -52,3 +53,13 @@ def spend_per_day(states: Mapping[str, WorkflowState]) -> dict[str, Decimal]:
                 amount = sub.cost  # in flight or unknown: it may have been billed
             days[sub.started_at.date().isoformat()] += amount
     return dict(sorted(days.items()))
+
+
+def spend_totals(per_day: Mapping[str, Decimal], today: date) -> dict[str, Decimal]:
+    """Today's, the last seven days' (today included) and all-time spend from ``spend_per_day``."""
+    week = {(today - timedelta(days=n)).isoformat() for n in range(7)}
+    return {
+        "today": per_day.get(today.isoformat(), Decimal(0)),
+        "week": sum((v for d, v in per_day.items() if d in week), Decimal(0)),
+        "total": sum(per_day.values(), Decimal(0)),
+    }

@@ -1,9 +1,12 @@
 """History: past batches across workspaces, spend per day, and a way back into each."""
 
+from datetime import datetime, timezone
+
 import pandas as pd
 import streamlit as st
 
-from batchcore.history import batch_history, spend_per_day
+from batchcore.history import batch_history, spend_per_day, spend_totals
+from batchcore.pricing import format_money
 from studio.runtime import runtime
 
 st.title("History")
@@ -21,6 +24,11 @@ for s in summaries:
 
 st.subheader("Spend per day (UTC)")
 per_day = spend_per_day(states)
+totals = spend_totals(per_day, datetime.now(timezone.utc).date())
+spent = st.columns(3)
+spent[0].metric("Today", format_money(totals["today"]))
+spent[1].metric("Last 7 days", format_money(totals["week"]))
+spent[2].metric("All time (listed workspaces)", format_money(totals["total"]))
 if per_day:
     st.bar_chart(pd.DataFrame({"day": list(per_day), "dollars": [float(v) for v in per_day.values()]}),
                  x="day", y="dollars")
@@ -30,7 +38,12 @@ else:
 st.subheader("Batches")
 records = batch_history(states)
 if records:
-    st.dataframe(pd.DataFrame(records), hide_index=True, width="stretch")
+    st.dataframe(
+        pd.DataFrame(records), hide_index=True, width="stretch",
+        column_order=("time", "kind", "rows", "images", "estimated", "actual", "outcome",
+                      "note", "batch", "workspace"),
+        column_config={"time": st.column_config.DatetimeColumn("time", format="YYYY-MM-DD HH:mm")},
+    )
 else:
     st.caption("No paid batch yet.")
 
@@ -39,7 +52,7 @@ if summaries:
     st.dataframe(
         pd.DataFrame([{
             "open": f"/?w={s.workspace_id}", "updated": s.updated_at, "rows": s.rows,
-            "images": s.images, "paid calls": s.submissions, "spent": str(s.spent),
+            "images": s.images, "paid calls": s.submissions, "spent": format_money(s.spent),
             "problem": s.problem or "",
         } for s in summaries]),
         hide_index=True, width="stretch",

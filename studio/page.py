@@ -536,7 +536,8 @@ def status_log(rt: Runtime) -> None:
             if job is not None and job.progress is not None:
                 st.progress(job.progress)
         if s.log:
-            st.code(render_log(s.log[-300:], newest_first=True), language=None)
+            st.code(render_log(s.log[-300:], newest_first=True), language=None,
+                    wrap_lines=True, height=360 if len(s.log) > 14 else "content")
             st.caption(f"{len(s.log)} entries, newest first.")
         else:
             st.caption("Nothing has happened yet.")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from batchcore import render_log
+
 from tests.app.conftest import (
     make_app,
     approve_buttons,
@@ -25,7 +27,7 @@ def test_a_second_confirmation_cannot_submit_twice(app):
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    assert _units() == 6
+    assert _units() == 6, render_log(app.session_state["wf"].log)
     assert app.button(key="generate").disabled
     app.session_state["confirm_images"] = app.session_state["wf"].draft and next(
         iter(app.session_state["wf"].receipts))
