@@ -16,6 +16,7 @@ from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 from .assets import AssetStore
@@ -105,6 +106,17 @@ class Emulator:
         return problem(
             status, slug, title, detail, instance or ctx.req.url,
             style=self.config.error_style, headers=headers or (),
+        )
+
+    def over_budget(self, ctx: RequestContext, now: datetime, exact: Decimal, estimated: float, instance: str) -> EmuResponse | None:
+        """The server's 402 when ``exact`` dollars exceed what is left of the key's daily budget."""
+        remaining = self.config.daily_budget - self.ledger.spent(ctx.key_id, now.date())
+        if exact <= remaining:
+            return None
+        return self.problem(
+            ctx, 402, "https://example.com/problems/budget-exceeded", "Budget Exceeded",
+            f"Estimated cost ${estimated:.2f} exceeds remaining daily budget ${float(remaining):.2f}",
+            instance=instance,
         )
 
     def invalid_schema(self, ctx: RequestContext, detail: str = "Request does not match expected schema") -> EmuResponse:

@@ -83,13 +83,9 @@ def batch_images(emu: Emulator, ctx: RequestContext) -> EmuResponse:
     estimated = _estimate(batch.items)
     if batch.run_mode == "live":
         exact = PRICE_PER_IMAGE * sum(i.variants for i in batch.items)
-        remaining = emu.config.daily_budget - emu.ledger.spent(ctx.key_id, now.date())
-        if exact > remaining:
-            return emu.problem(
-                ctx, 402, "https://example.com/problems/budget-exceeded", "Budget Exceeded",
-                f"Estimated cost ${estimated:.2f} exceeds remaining daily budget ${float(remaining):.2f}",
-                instance=f"/batch/images/{batch_id}",
-            )
+        refused = emu.over_budget(ctx, now, exact, estimated, f"/batch/images/{batch_id}")
+        if refused is not None:
+            return refused
     else:
         return json_response({
             "batchId": batch_id,

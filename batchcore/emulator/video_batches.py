@@ -82,13 +82,9 @@ def batch_videos(emu: Emulator, ctx: RequestContext) -> EmuResponse:
             ],
         })
     exact = sum((VIDEO_PRICES[i.veo_model] for i in batch.items), Decimal("0"))
-    remaining = emu.config.daily_budget - emu.ledger.spent(ctx.key_id, now.date())
-    if exact > remaining:
-        return emu.problem(
-            ctx, 402, "https://example.com/problems/budget-exceeded", "Budget Exceeded",
-            f"Estimated cost ${estimated:.2f} exceeds remaining daily budget ${float(remaining):.2f}",
-            instance=f"/batch/videos/{batch_id}",
-        )
+    refused = emu.over_budget(ctx, now, exact, estimated, f"/batch/videos/{batch_id}")
+    if refused is not None:
+        return refused
     jobs = []
     base = ctx.req.base_url
     for index, item in enumerate(batch.items):
