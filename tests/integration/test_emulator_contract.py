@@ -377,6 +377,17 @@ def test_budget_is_per_key_and_per_day(connect):
     assert connect(emu).post("/batch/images", json=live(("S1", 1))).status_code == 200
 
 
+def test_video_budget_exceeded_is_402_and_bills_nothing(connect):
+    """Clips past the daily budget are refused with 402 budget-exceeded, and none is billed."""
+    emu = make_emu(daily_budget=Decimal("0.60"))
+    client = connect(emu)
+    assert client.post("/batch/videos", json=clip(1)).status_code == 200
+    r = client.post("/batch/videos", json=clip(1))
+    assert r.status_code == 402
+    assert r.json()["type"] == "https://example.com/problems/budget-exceeded"
+    assert emu.ledger.units() == 1
+
+
 def test_rate_limit_is_429_with_retry_after(connect):
     """Over the per-minute limit → 429 rate-limited with Retry-After; a minute later it clears."""
     emu = make_emu(rate_limit_per_minute=3)
