@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Mapping
 
 from .asgi import serve
 from .config import EmulatorConfig
@@ -13,7 +14,8 @@ from .core import Emulator
 KEYS_ENV = "BATCH_STUDIO_EMULATOR_KEYS"
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_config(argv: list[str] | None = None, environ: Mapping[str, str] = os.environ) -> tuple[EmulatorConfig, argparse.Namespace]:
+    """The emulator's configuration from command-line flags (and ``$BATCH_STUDIO_EMULATOR_KEYS``)."""
     parser = argparse.ArgumentParser(prog="python -m batchcore.emulator", description="Serve the orchestrator emulator over HTTP.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8787)
@@ -28,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--failure-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    keys = set(args.api_key) | {k.strip() for k in os.environ.get(KEYS_ENV, "").split(",") if k.strip()}
+    keys = set(args.api_key) | {k.strip() for k in environ.get(KEYS_ENV, "").split(",") if k.strip()}
     config = EmulatorConfig(
         profile=args.profile, videos=args.videos, error_style=args.error_style,
         latency_ms=args.latency_ms, seconds_per_step=args.seconds_per_step,
@@ -36,6 +38,11 @@ def main(argv: list[str] | None = None) -> int:
         fail_scenes=frozenset(args.fail_scene), failure_rate=args.failure_rate, seed=args.seed,
         progress_interval=0.5,
     )
+    return config, args
+
+
+def main(argv: list[str] | None = None) -> int:
+    config, args = parse_config(argv)
     print(f"Orchestrator emulator ({args.profile}, videos {args.videos}) on http://{args.host}:{args.port}", file=sys.stderr)
     serve(Emulator(config), host=args.host, port=args.port)
     return 0
