@@ -199,6 +199,17 @@ _BAD_BODIES = {
     "unknown ref field": {"items": [{**_ITEM, "ref_pack_public_urls": [{"url": "https://x.test/a.png", "w": 1}]}]},
     "bad reference_mode": {"items": [{**_ITEM, "reference_mode": "copy"}]},
     "items not a list": {"items": "S1|p|1"},
+    "body not an object": [_ITEM],
+    "item not an object": {"items": ["S1 | p | 1"]},
+    "variants true": {"items": [{**_ITEM, "variants": True}]},
+    "scene id of 26 emoji (52 UTF-16 units)": {"items": [{**_ITEM, "scene_id": "\U0001F600" * 26}]},
+    "ref_pack_id a number": {"items": [{**_ITEM, "ref_pack_id": 7}]},
+    "refs not a list": {"items": [{**_ITEM, "ref_pack_public_urls": {"url": "https://x.test/a.png"}}]},
+    "ref without url": {"items": [{**_ITEM, "ref_pack_public_urls": [{"mode": "style_only"}]}]},
+    "ref url not text": {"items": [{**_ITEM, "ref_pack_public_urls": [{"url": 5}]}]},
+    "ref url with no host": {"items": [{**_ITEM, "ref_pack_public_urls": [{"url": "https://"}]}]},
+    "bad ref mode": {"items": [{**_ITEM, "ref_pack_public_urls": [{"url": "https://x.test/a.png", "mode": "copy"}]}]},
+    "ref hash a number": {"items": [{**_ITEM, "ref_pack_public_urls": [{"url": "https://x.test/a.png", "hash": 1}]}]},
 }
 
 
@@ -462,6 +473,20 @@ def test_brief_profile_queues_then_completes_per_poll(connect):
     assert status["progress"] == 100
     assert [len(r["images"]) for r in status["results"]] == [2, 1]
     assert client.get(status["results"][0]["images"][0]["url"]).status_code == 200
+
+
+def test_brief_profile_progress_streams_the_queued_job_to_its_end(connect):
+    """Profile brief: /progress/<job id> streams each scene's state and ends when the job does."""
+    emu = make_emu(profile="brief", seconds_per_step=1.0, fail_scenes={"S2"})
+    client = connect(emu)
+    job_id = client.post("/batch/images", json=live(("S1", 2), ("S2", 1))).json()["batch_job"]["id"]
+    with client.stream("GET", f"/progress/{job_id}") as r:
+        events = [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:")]
+    assert events[0]["batchId"] == job_id
+    last = events[-1]
+    assert last["status"] == "completed" and last["progress"] == 1
+    assert [(i["sceneId"], i["status"]) for i in last["items"]] == [("S1", "completed"), ("S2", "failed")]
+    assert len(last["items"][0]["imageUrls"]) == 2 and last["items"][1]["error"]
 
 
 def test_brief_profile_advances_with_time(connect):
