@@ -18,7 +18,6 @@ __all__ = [
     "BUDGET_TYPE",
     "fastify_error",
     "json_response",
-    "legacy_error",
     "problem",
 ]
 
@@ -96,22 +95,6 @@ class EmuResponse:
     def streaming(self) -> bool:
         return not isinstance(self.body, (bytes, bytearray))
 
-    def header(self, name: str) -> str | None:
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
-
-    def iter_body(self) -> Iterator[bytes]:
-        if isinstance(self.body, (bytes, bytearray)):
-            yield bytes(self.body)
-        else:
-            yield from self.body
-
-    def json(self) -> Any:
-        return json.loads(b"".join(self.iter_body()))
-
 
 def _dumps(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
@@ -165,7 +148,3 @@ def fastify_error(status: int, message: str) -> EmuResponse:
         {"statusCode": status, "error": _REASONS.get(status, "Error"), "message": message}, status
     )
 
-
-def legacy_error(status: int, code: str, message: str) -> EmuResponse:
-    """The older revisions' ``{error, message}`` body."""
-    return json_response({"error": code, "message": message}, status)
