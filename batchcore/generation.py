@@ -137,7 +137,7 @@ def run_images(
             _emit(job, _job_line(out.job_id, out.scene_id, out.status, out.error, len(out.images)))
         return ImageRunResult(live=live)
     poll_id = next((j.job_id for j in live.jobs if j.job_id), live.batch_id)
-    job.poll_ids = {poll_id: ""}
+    job.batch_id, job.poll_ids = live.batch_id, {poll_id: ""}
     _emit(job, log_entry("queued", "the server queued the batch; polling its status",
                          job_id=poll_id))
     return _poll_images(client, live, poll_id, job, poll_every=poll_every, poll_for=poll_for,
@@ -198,7 +198,8 @@ def after_images(
         cost_note += f" (the server reported {format_money(reported)})"
     new = record_images(state, images)
     new = finish_submission(new, batch_hash, state_word, batch_id=outcome.live.batch_id,
-                            actual_cost=counted, message=summary, now=moment)
+                            actual_cost=counted, message=summary, produced=len(images),
+                            now=moment)
     errors = _row_errors(outcome)
     entries = [
         log_entry("failed", errors.get(scene) or errors.get("") or "no image returned",
@@ -211,7 +212,8 @@ def after_images(
 
 
 def _row_errors(outcome: ImageRunResult) -> dict[str, str]:
-    errors = {j.scene_id: j.error for j in outcome.live.jobs if j.error}
+    final_rows = outcome.final.results if outcome.final is not None else ()
+    errors = {j.scene_id: j.error for j in (*outcome.live.jobs, *final_rows) if j.error}
     for scene in outcome.live.rejected:
         errors.setdefault(scene, "rejected by the server")
     if outcome.final is not None and outcome.final.error:
@@ -219,15 +221,19 @@ def _row_errors(outcome: ImageRunResult) -> dict[str, str]:
     return errors
 
 
+def _maybe_billed(error: BaseException) -> bool:
+    """Did the paid call perhaps go through? A lost answer, or an unreadable answer to it."""
+    return isinstance(error, OutcomeUnknown) or (
+        isinstance(error, ResponseFormatError) and bool(getattr(error, "batch_hash", ""))
+    )
+
+
 def after_image_error(
     state: WorkflowState, batch_hash: str, error: BaseException, now: datetime | None = None
 ) -> WorkflowState:
     """Record a live run that raised: outcome unknown (maybe billed) or failed (not billed)."""
     moment = _now(now)
-    if isinstance(error, OutcomeUnknown) or (
-        isinstance(error, ResponseFormatError) and getattr(error, "batch_hash", "")
-    ):
-        # An unreadable answer to a paid call: it was probably processed and billed.
+    if _maybe_billed(error):
         word = "outcome_unknown"
         message = str(error)
     elif isinstance(error, NotImplementedByBackend):
@@ -330,6 +336,7 @@ def run_videos(
 ) -> VideoRunResult:
     """The paid video call, sent once, then polling every clip's job until it is done."""
     batch = client.generate_videos(plan.items, confirm_count=plan.clips, batch_hash=batch_hash)
+    job.batch_id = batch.batch_id
     job.poll_ids = {j.job_id: j.scene_id for j in batch.jobs if j.job_id}
     open_jobs = {j.job_id: j.scene_id for j in batch.jobs if j.job_id}
     for j in batch.jobs:
@@ -370,7 +377,7 @@ def resume_polling(
     poll_every: float = 2.0, poll_for: float = 1800.0, sleep: Callable[[float], None] = time.sleep,
 ) -> ImageRunResult | VideoRunResult:
     """Poll the server's jobs of a submission sent before a restart; nothing is sent again."""
-    job.poll_ids = dict(submission.poll_ids)
+    job.batch_id, job.poll_ids = submission.batch_id, dict(submission.poll_ids)
     _emit(job, log_entry("resumed", "polling again after a restart; nothing was resent",
                          job_id=submission.batch_id or submission.batch_hash[:12]))
     if submission.kind == "images":
@@ -391,40 +398,61 @@ def resume_polling(
 def after_videos(
     state: WorkflowState, batch_hash: str, outcome: VideoRunResult, now: datetime | None = None
 ) -> WorkflowState:
-    """Record the clips: their URLs when done, their errors when not."""
+    """Record the clips: their URLs when done, their errors when not.
+
+    The cost counts every clip the server accepted (a failed clip may or may not be billed;
+    the cap errs on the side of counting it); planned clips it did not accept cost nothing.
+    """
     moment = _now(now)
     videos = dict(state.videos)
-    done = 0
+    planned = [k for k, v in state.videos.items() if v.batch_hash == batch_hash]
+    accepted = {j.scene_id for j in outcome.batch.jobs}
+    done = failed = 0
     for j in outcome.batch.jobs:
         final = outcome.finals.get(j.job_id)
         status = final.status if final else j.status
         url = (final.outputs[0] if final and final.outputs else j.video_url)
         error = (final.error if final else "") or j.error
         old = videos.get(j.scene_id) or VideoClip(scene_id=j.scene_id)
-        word = "done" if status == JobStatus.COMPLETED and url else (
-            "error" if status in (JobStatus.FAILED, JobStatus.CANCELED) else status.value)
+        if status == JobStatus.COMPLETED and url:
+            word = "done"
+        elif status == JobStatus.COMPLETED:
+            word, error = "error", error or "The server finished this clip without a video URL."
+        elif status in (JobStatus.FAILED, JobStatus.CANCELED):
+            word = "error"
+        else:
+            word = status.value
         done += word == "done"
+        failed += word == "error"
         videos[j.scene_id] = old.model_copy(update={
             "job_id": j.job_id, "batch_id": outcome.batch.batch_id, "status": word,
             "url": url or "", "error": error,
         })
+    for scene in planned:
+        if scene not in accepted and videos[scene].status == "submitting":
+            videos[scene] = videos[scene].model_copy(update={
+                "status": "error", "error": "The server did not accept this clip; not billed."})
     sub = state.submissions[batch_hash]
-    price = sub.cost / max(len(outcome.batch.jobs), 1) if outcome.batch.jobs else Decimal(0)
+    clips = max(len(planned), len(outcome.batch.jobs), 1)
+    price = sub.cost / clips
     if outcome.timed_out:
         word = "outcome_unknown"
-    elif done == len(outcome.batch.jobs) and done:
+    elif done and done == clips:
         word = "completed"
     elif done:
         word = "partial"
     else:
         word = "failed"
-    # Clips are billed when accepted, so every accepted job counts, done or not.
     actual = price * len(outcome.batch.jobs)
+    note = f"cost {format_money(actual)}"
+    if failed:
+        note += (", counting the failed clip in case it was billed" if failed == 1 else
+                 f", counting the {failed} failed clips in case they were billed")
     new = state.model_copy(update={"videos": videos})
     new = finish_submission(new, batch_hash, word, batch_id=outcome.batch.batch_id,
-                            actual_cost=actual, message=f"{done} clip(s) ready", now=moment)
-    return append_log(new, log_entry(word, f"{done} of {len(outcome.batch.jobs)} clips ready; "
-                                     f"cost {format_money(actual)}",
+                            actual_cost=actual, message=f"{done} clip(s) ready",
+                            produced=done, now=moment)
+    return append_log(new, log_entry(word, f"{done} of {clips} clips ready; {note}",
                                      job_id=outcome.batch.batch_id, now=moment))
 
 
@@ -434,7 +462,7 @@ def after_video_error(
     """A video submission that raised: its clips show the error; unknown outcomes say so."""
     moment = _now(now)
     new = after_image_error(state, batch_hash, error, now=moment)
-    word = "outcome_unknown" if isinstance(error, OutcomeUnknown) else "error"
+    word = "outcome_unknown" if _maybe_billed(error) else "error"
     message = new.submissions[batch_hash].message
     videos = {k: (v.model_copy(update={"status": word, "error": message})
                   if v.batch_hash == batch_hash and v.status == "submitting" else v)
@@ -447,13 +475,15 @@ def after_video_error(
 
 def drain_events(state: WorkflowState, job: Job) -> WorkflowState:
     """Append the status lines a running job has produced since the last call, and keep
-    the job ids the server gave (so the submission can be polled again after a restart)."""
+    the job and batch ids the server gave (so the submission can be polled again after a
+    restart)."""
     fresh = job.events[job.cursor:]
     job.cursor += len(fresh)
     state = append_log(state, *fresh) if fresh else state
     sub = state.submissions.get(job.key)
     if sub is not None and job.poll_ids and sub.poll_ids != job.poll_ids:
-        sub = sub.model_copy(update={"poll_ids": dict(job.poll_ids)})
+        sub = sub.model_copy(update={"poll_ids": dict(job.poll_ids),
+                                     "batch_id": sub.batch_id or job.batch_id})
         scene_job = {scene: j for j, scene in job.poll_ids.items() if scene}
         videos = {k: (v.model_copy(update={"job_id": scene_job[k], "status": "queued"})
                       if v.batch_hash == job.key and k in scene_job and v.status == "submitting"

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from .pricing import format_money
+from .spend import as_utc, counted_amount, utc_day
 from .workflow import WorkflowState
 
 __all__ = ["batch_history", "spend_per_day", "spend_totals"]
@@ -22,8 +23,9 @@ def batch_history(states: Mapping[str, WorkflowState]) -> list[dict[str, Any]]:
             receipt = state.receipts.get(sub.batch_hash)
             rows = len(receipt.rows) if receipt else len(
                 [v for v in state.videos.values() if v.batch_hash == sub.batch_hash])
-            images = sum(1 for imgs in state.images.values() for i in imgs
-                         if sub.batch_id and i.batch_id == sub.batch_id)
+            images = sub.produced if sub.produced is not None else sum(
+                1 for imgs in state.images.values() for i in imgs
+                if sub.batch_id and i.batch_id == sub.batch_id)
             out.append({
                 "workspace": wid,
                 "time": sub.started_at,
@@ -36,22 +38,17 @@ def batch_history(states: Mapping[str, WorkflowState]) -> list[dict[str, Any]]:
                 "outcome": sub.state,
                 "note": sub.message,
             })
-    out.sort(key=lambda r: r["time"], reverse=True)
+    out.sort(key=lambda r: as_utc(r["time"]), reverse=True)
     return out
 
 
 def spend_per_day(states: Mapping[str, WorkflowState]) -> dict[str, Decimal]:
-    """Money per UTC day across workspaces: actual cost, else the estimate unless it failed."""
+    """Money per UTC day across workspaces, each submission counted as the spend cap counts
+    it (:func:`~batchcore.spend.counted_amount`): what may have been billed counts."""
     days: dict[str, Decimal] = defaultdict(Decimal)
     for state in states.values():
         for sub in state.submissions.values():
-            if sub.actual_cost is not None:
-                amount = sub.actual_cost
-            elif sub.state == "failed":
-                amount = Decimal(0)
-            else:
-                amount = sub.cost  # in flight or unknown: it may have been billed
-            days[sub.started_at.date().isoformat()] += amount
+            days[utc_day(sub.started_at)] += counted_amount(sub)
     return dict(sorted(days.items()))
 
 

@@ -70,6 +70,8 @@ class Job:
     progress: float | None = None
     #: ids the server gave to poll (job id → scene id), copied into the state as they come
     poll_ids: dict[str, str] = field(default_factory=dict)
+    #: the server's batch id, once it has answered (kept with the poll ids)
+    batch_id: str = ""
 
     @property
     def elapsed(self) -> float:

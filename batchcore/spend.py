@@ -35,13 +35,16 @@ from .workflow import Gate, Submission, WorkflowState
 
 __all__ = [
     "DEFAULT_DAILY_CAP",
+    "as_utc",
     "MAX_DAILY_CAP",
     "SpendDecision",
     "SpendSummary",
     "check_spend",
+    "counted_amount",
     "parse_cap",
     "spend_gate",
     "spend_today",
+    "utc_day",
     "workspace_cap",
 ]
 
@@ -155,7 +158,7 @@ def _as_cap(cap: Decimal | str | int | float) -> Decimal:
     return value
 
 
-def _utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     """Aware UTC; a naive datetime is taken to be UTC already."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=timezone.utc)
@@ -182,6 +185,17 @@ def _count(submission: Submission) -> tuple[Decimal, Decimal, Decimal]:
     return worst, _ZERO, worst
 
 
+def counted_amount(submission: Submission) -> Decimal:
+    """What one submission counts for, spent or reserved, as the cap counts it."""
+    spent, reserved, _ = _count(submission)
+    return spent + reserved
+
+
+def utc_day(moment: datetime) -> str:
+    """The UTC calendar day of ``moment`` as ``YYYY-MM-DD`` (naive times are taken as UTC)."""
+    return as_utc(moment).date().isoformat()
+
+
 def spend_today(
     state: WorkflowState | Iterable[Submission],
     now: datetime | None = None,
@@ -197,11 +211,11 @@ def spend_today(
     else:
         submissions = state
         limit = DEFAULT_DAILY_CAP if cap is None else _as_cap(cap)
-    today = _utc(now if now is not None else datetime.now(timezone.utc)).date()
+    today = as_utc(now if now is not None else datetime.now(timezone.utc)).date()
     spent = reserved = unconfirmed = _ZERO
     for submission in submissions:
         s, r, u = _count(submission)
-        if submission.state != "in_flight" and _utc(submission.started_at).date() != today:
+        if submission.state != "in_flight" and as_utc(submission.started_at).date() != today:
             continue
         spent += s
         reserved += r

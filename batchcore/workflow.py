@@ -107,6 +107,9 @@ class Submission(_Frozen):
     #: job ids the server gave to poll (job id → scene id, "" for the whole batch); a
     #: submission with poll ids can be resumed after a restart instead of being abandoned
     poll_ids: dict[str, str] = Field(default_factory=dict)
+    #: images (or clips) that came back, counted when it finished; later runs that replace a
+    #: scene's images do not change it
+    produced: int | None = None
 
 
 class GeneratedImage(_Frozen):
@@ -303,13 +306,14 @@ def finish_submission(
     batch_id: str = "",
     actual_cost: Decimal | None = None,
     message: str = "",
+    produced: int | None = None,
     now: datetime | None = None,
 ) -> WorkflowState:
     """Record how a submission ended (completed, partial, failed or outcome unknown)."""
     old = state.submissions[hash_]
     done = old.model_copy(update={
         "state": outcome, "finished_at": _now(now), "batch_id": batch_id or old.batch_id,
-        "actual_cost": actual_cost, "message": message,
+        "actual_cost": actual_cost, "message": message, "produced": produced,
     })
     return state.model_copy(update={"submissions": {**state.submissions, hash_: done}})
 

@@ -95,6 +95,11 @@ class EmuResponse:
     def streaming(self) -> bool:
         return not isinstance(self.body, (bytes, bytearray))
 
+    def json(self) -> Any:
+        """The body parsed as JSON (for callers of ``Emulator.handle`` such as tests)."""
+        chunks = [bytes(self.body)] if not self.streaming else list(self.body)  # type: ignore[arg-type]
+        return json.loads(b"".join(chunks))
+
 
 def _dumps(payload: Any) -> bytes:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

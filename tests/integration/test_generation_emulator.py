@@ -217,8 +217,6 @@ def test_brief_run_images_batch_failure_is_failed_with_every_row_listed():
     assert emu.ledger.charges == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: after_images ignores StatusResult.results[].error "
-                   "(per-row errors of an async final status); the row says 'no image returned'")
 def test_brief_partial_failure_logs_the_servers_row_error():
     """In the queued shape too, a failed row's log line carries the server's error for that row."""
     emu, client = make(profile="brief", fail_scenes=frozenset({"B"}))
@@ -409,8 +407,6 @@ def test_run_videos_501_fails_the_clips_and_bills_nothing():
     assert emu.ledger.total("videos") == 0
 
 
-@pytest.mark.xfail(strict=True, reason="bug: after_video_error marks clips 'error' for a "
-                   "ResponseFormatError with a batch hash although the submission is outcome_unknown")
 def test_run_videos_unreadable_paid_answer_is_outcome_unknown_for_submission_and_clips():
     """A paid video answer we cannot read was billed: the submission and its clips are outcome unknown."""
     emu, client = make()
@@ -452,6 +448,8 @@ def test_resume_polling_videos_after_a_restart_finishes_without_sending_anything
     assert new.submissions[hash_].state == "completed"
     assert {(c.scene_id, c.status) for c in new.videos.values()} == {("A", "done"), ("B", "done")}
     assert all(c.url.startswith(BASE) for c in new.videos.values())
+    assert first.batch_id and new.submissions[hash_].batch_id == first.batch_id
+    assert {c.batch_id for c in new.videos.values()} == {first.batch_id}
 
 
 def test_resume_polling_that_times_out_again_stays_outcome_unknown():

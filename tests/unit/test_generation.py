@@ -186,6 +186,7 @@ def test_after_images_completed_records_images_cost_and_one_summary_line():
     sub = new.submissions[hash_]
     assert (sub.state, sub.actual_cost, sub.batch_id) == ("completed", Decimal("0.006"), "batch_9_live")
     assert sub.finished_at == LATER and sub.message == "every row completed"
+    assert sub.produced == 3
     assert len(new.log) == len(state.log) + 1
     assert (last(new).status, last(new).message) == (
         "completed", "3 images; every row completed; cost $0.006 by our count")
@@ -513,7 +514,9 @@ def test_after_videos_partial_keeps_each_failed_clips_error():
     assert (new.videos["B"].status, new.videos["B"].error, new.videos["B"].url) == (
         "error", "veo refused the image", "")
     assert new.submissions[hash_].state == "partial"
-    assert last(new).message == "1 of 2 clips ready; cost $0.20"
+    assert new.submissions[hash_].produced == 1
+    assert last(new).message == ("1 of 2 clips ready; cost $0.20, counting the failed clip in "
+                                 "case it was billed")
 
 
 def test_after_videos_all_failed_or_canceled_is_failed_but_still_counted():
@@ -550,12 +553,13 @@ def test_after_videos_uses_the_answers_url_when_there_was_no_poll():
 
 
 def test_after_videos_completed_without_url_is_not_done():
-    """A clip reported completed but with no URL is not counted as ready."""
+    """A clip reported completed but with no URL is an error that says so, not ready."""
     state, hash_, _ = videos_submitted("A")
     outcome = VideoRunResult(batch=video_batch(video_job("A"), pending=True),
                              finals={"v-A": final("v-A", JobStatus.COMPLETED)})
     new = after_videos(state, hash_, outcome, now=LATER)
-    assert new.videos["A"].status == "completed" and new.videos["A"].url == ""
+    assert new.videos["A"].status == "error" and new.videos["A"].url == ""
+    assert "without a video URL" in new.videos["A"].error
     assert new.submissions[hash_].state == "failed"
 
 
@@ -573,16 +577,15 @@ def test_after_videos_timed_out_is_outcome_unknown_with_each_clips_last_state():
 
 
 def test_after_videos_with_no_jobs_is_failed_and_costs_nothing():
-    """A video answer with no jobs at all: failed, $0.00, '0 of 0 clips ready'."""
+    """A video answer with no jobs at all: failed, $0.00, the planned clip marked not accepted."""
     state, hash_, _ = videos_submitted("A")
     new = after_videos(state, hash_, VideoRunResult(batch=video_batch(pending=False)), now=LATER)
     assert new.submissions[hash_].state == "failed"
     assert new.submissions[hash_].actual_cost == Decimal("0")
-    assert last(new).message == "0 of 0 clips ready; cost $0.00"
+    assert last(new).message == "0 of 1 clips ready; cost $0.00"
+    assert new.videos["A"].status == "error" and "did not accept" in new.videos["A"].error
 
 
-@pytest.mark.xfail(strict=True, reason="bug: after_videos divides the planned cost by the number "
-                   "of accepted jobs, so actual_cost is always the planned cost")
 def test_after_videos_counts_only_the_clips_the_server_accepted():
     """Two clips planned but one accepted: the recorded cost is one clip's price, not two."""
     state, hash_, _ = videos_submitted("A", "B")
@@ -592,6 +595,8 @@ def test_after_videos_counts_only_the_clips_the_server_accepted():
     )
     new = after_videos(state, hash_, outcome, now=LATER)
     assert new.submissions[hash_].actual_cost == Decimal("0.10")
+    assert new.submissions[hash_].state == "partial"
+    assert new.videos["B"].status == "error" and "did not accept" in new.videos["B"].error
 
 
 # --- after_video_error ----------------------------------------------------------------------

@@ -198,8 +198,6 @@ def test_spend_per_day_of_nothing_is_empty():
     assert spend_per_day({"w": WorkflowState()}) == {}
 
 
-@pytest.mark.xfail(strict=True, reason="spend_per_day uses started_at.date() without converting "
-                                       "to UTC, so an aware non-UTC time lands on its local date")
 def test_a_non_utc_start_time_is_counted_on_its_utc_day():
     """A start at 01:00+02:00 (23:00 UTC the day before) counts on the UTC day before."""
     at = datetime(2026, 11, 25, 1, 0, tzinfo=timezone(timedelta(hours=2)))
@@ -214,3 +212,20 @@ def test_spend_totals_over_spend_per_day(states):
                       "total": Decimal("1.216")}
     later = spend_totals(spend_per_day(states), date(2026, 11, 30))
     assert later == {"today": Decimal(0), "week": Decimal("1.204"), "total": Decimal("1.216")}
+
+
+def test_the_count_recorded_when_a_batch_finished_outlives_replaced_images():
+    """A batch's image count is the one recorded when it finished, even after its images are replaced."""
+    ws, hash_ = _image_workspace("S1 | kitchen | 3", at=DAY1, state="completed",
+                                 batch_id="batch_1", actual="0.006",
+                                 images=_images("batch_2", S1=1))  # a later run replaced them
+    ws = ws.model_copy(update={"submissions": {
+        hash_: ws.submissions[hash_].model_copy(update={"produced": 3})}})
+    assert batch_history({"ws": ws})[0]["images"] == 3
+
+
+def test_history_counts_an_unknown_outcome_as_the_spend_cap_does():
+    """Outcome unknown counts the larger of estimate and actual, like the cap; never less."""
+    ws, _ = _image_workspace("S1 | kitchen | 3", at=DAY1, state="outcome_unknown",
+                             actual="0.002")
+    assert spend_per_day({"ws": ws}) == {"2026-11-23": Decimal("0.006")}
