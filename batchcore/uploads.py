@@ -55,6 +55,7 @@ __all__ = [
     "Uploader",
     "check_references",
     "sanitize_name",
+    "square_preview",
     "upload_references",
 ]
 
@@ -270,6 +271,22 @@ def _make_thumbnail(im: Image.Image) -> bytes:
     im.thumbnail((THUMBNAIL_PX, THUMBNAIL_PX))
     out = io.BytesIO()
     im.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
+def square_preview(data: bytes, px: int = THUMBNAIL_PX) -> bytes:
+    """``data`` (any image Pillow reads) fitted into a transparent ``px`` × ``px`` PNG, so
+    previews of landscape and portrait images line up; b"" if it cannot be read."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im = im.convert("RGBA")
+            im.thumbnail((px, px))
+            canvas = Image.new("RGBA", (px, px), (0, 0, 0, 0))
+            canvas.paste(im, ((px - im.width) // 2, (px - im.height) // 2))
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return b""
+    out = io.BytesIO()
+    canvas.save(out, format="PNG", optimize=True)
     return out.getvalue()
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from batchcore import BatchStudioError
+from batchcore.uploads import square_preview
 from batchcore.workflow import Reference
 
 from .runtime import Runtime
@@ -32,11 +33,16 @@ def _fetch(_rt: Runtime, url: str) -> bytes | None:
     return data or None
 
 
+@st.cache_data(max_entries=200, show_spinner=False)
+def _square(data: bytes) -> bytes:
+    return square_preview(data, 96) or data
+
+
 def reference_thumbnail(rt: Runtime, ref: Reference) -> bytes | None:
-    cached = st.session_state.get(_THUMBS, {}).get(ref.url)
-    if cached:
-        return cached
-    return _fetch(rt, ref.thumbnail_url or ref.url)
+    """A square preview of a reference image (so chips of any shape line up), or None."""
+    data = st.session_state.get(_THUMBS, {}).get(ref.url) or _fetch(
+        rt, ref.thumbnail_url or ref.url)
+    return _square(data) if data else None
 
 
 def image_bytes(rt: Runtime, *urls: str) -> bytes | None:

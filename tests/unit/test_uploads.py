@@ -18,6 +18,7 @@ from PIL import Image
 from batchcore.errors import AuthError, BatchStudioError, UploadError
 from batchcore.pricing import MAX_REF_IMAGES
 from batchcore.uploads import (
+    square_preview,
     MAX_NAME_CHARS,
     MAX_REF_BYTES,
     THUMBNAIL_PX,
@@ -469,3 +470,18 @@ def test_upload_failure_is_reported_with_refusals_kept():
     assert isinstance(report.error, UploadError) and str(report.error) == "The bucket said no."
     assert report.uploaded == [] and [r.name for r in report.refused] == ["bad.png"]
     assert isinstance(report.error, BatchStudioError)
+
+
+@pytest.mark.parametrize("size", [(200, 50), (50, 200), (10, 10)])
+def test_square_preview_fits_any_shape_into_a_square(size):
+    """Landscape, portrait and tiny images all become a px × px PNG with the image centred."""
+    buf = io.BytesIO()
+    Image.new("RGB", size, (255, 0, 0)).save(buf, format="PNG")
+    with Image.open(io.BytesIO(square_preview(buf.getvalue(), 64))) as out:
+        assert out.format == "PNG" and out.size == (64, 64)
+        assert out.getpixel((32, 32))[:3] == (255, 0, 0)
+
+
+def test_square_preview_of_unreadable_bytes_is_empty():
+    """Bytes that are not an image give b"" rather than an exception."""
+    assert square_preview(b"not an image", 64) == b""
