@@ -645,10 +645,13 @@ def exports(rt: Runtime) -> None:
         c2.download_button("Manifest (JSON)", manifest_json(records),
                            file_name="batch-manifest.json", mime="application/json",
                            disabled=not records, key="dl_json")
+        # A prepared ZIP belongs to the approvals it was made from; new picks need a new one.
+        picks = tuple(sorted((s, a.image.url) for s, a in state.approvals.items()))
         if records and c3.button("Prepare ZIP of approved images", key="zip"):
-            st.session_state["zip_bytes"] = approved_zip(state, rt.client.fetch_asset)
-        if st.session_state.get("zip_bytes"):
-            c3.download_button("Download ZIP", st.session_state["zip_bytes"],
+            st.session_state["zip_bytes"] = (picks, approved_zip(state, rt.client.fetch_asset))
+        made = st.session_state.get("zip_bytes")
+        if made and made[0] == picks:
+            c3.download_button("Download ZIP", made[1],
                                file_name="approved-images.zip", mime="application/zip",
                                key="dl_zip")
         c4.download_button("Status log (text)", status_log_text(state),
