@@ -38,7 +38,7 @@ from batchcore import (
 )
 from batchcore import generation as gen
 from batchcore.jobs import process_token, token_may_be_alive
-from batchcore.spend import spend_gate, spend_today
+from batchcore.spend import check_spend, spend_gate, spend_today
 from batchcore.workflow import Inputs, Reference, WorkflowState, append_log, approve
 from batchcore.statuslog import log_entry
 
@@ -375,10 +375,9 @@ def start_images(rt: Runtime, hash_: str) -> None:
     state = current()
     now = _now()
     try:
-        spend = spend_gate(state, image_cost(state.draft.rows), rt.settings.daily_cap, now)
-        if not spend:
-            raise BatchStudioError(spend.reason)
-        state, receipt = begin_image_submission(state, hash_, now, runner=process_token())
+        state, receipt = begin_image_submission(
+            state, hash_, now, runner=process_token(),
+            cap_check=lambda s, cost: check_spend(s, cost, rt.settings.daily_cap, now))
     except BatchStudioError as exc:
         st.session_state["action_error"] = str(exc)
         return
@@ -490,7 +489,7 @@ def video_dialog(rt: Runtime) -> None:
         try:
             new, hash_ = gen.begin_video_submission(
                 state, plan, typed,
-                cap_check=lambda s, c: _raise_unless(spend_gate(s, c, rt.settings.daily_cap)),
+                cap_check=lambda s, cost: check_spend(s, cost, rt.settings.daily_cap),
                 runner=process_token())
         except BatchStudioError as exc:
             st.error(str(exc))
@@ -504,13 +503,6 @@ def video_dialog(rt: Runtime) -> None:
     if b2.button("Cancel", key="video_cancel"):
         st.session_state.pop("video_dialog", None)
         st.rerun()
-
-
-def _raise_unless(decision) -> None:
-    if not decision:
-        from batchcore import SpendCapExceeded
-
-        raise SpendCapExceeded(decision.reason)
 
 
 # --- 6. status log ----------------------------------------------------------------------
