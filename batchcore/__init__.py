@@ -112,6 +112,7 @@ from .workflow import (
     GeneratedImage,
     Submission,
     WorkflowState,
+    all_submissions,
     append_log,
     approve,
     approved_scenes,
@@ -153,7 +154,7 @@ __all__ = [
     "WorkflowState", "append_log", "approve", "approved_scenes", "begin_image_submission",
     "can_generate", "check_video_confirmation", "current_hash", "describe_receipt",
     "finish_submission", "in_flight", "make_receipt", "record_dry_run", "record_images",
-    "unapprove", "video_confirmation_ok", "with_draft",
+    "unapprove", "video_confirmation_ok", "with_draft", "all_submissions",
     # settings and background jobs
     "Settings", "load_settings", "Job", "JobRunner",
     # talking to the orchestrator

@@ -21,7 +21,14 @@ from typing import Any
 from .pricing import PRICE_PER_IMAGE
 from .rows import BatchRow, LineError, ParseResult, rows_from_records
 from .statuslog import render_log
-from .workflow import DryRunReceipt, GeneratedImage, Submission, WorkflowState, approved_scenes
+from .workflow import (
+    DryRunReceipt,
+    GeneratedImage,
+    Submission,
+    WorkflowState,
+    all_submissions,
+    approved_scenes,
+)
 
 __all__ = [
     "MANIFEST_FIELDS",
@@ -76,7 +83,7 @@ def _submission_of(state: WorkflowState, image: GeneratedImage) -> Submission | 
     """The image submission that produced ``image`` (matched by its batch id)."""
     if not image.batch_id:
         return None
-    for submission in state.submissions.values():
+    for submission in reversed(all_submissions(state)):
         if submission.kind == "images" and submission.batch_id == image.batch_id:
             return submission
     return None

@@ -57,6 +57,7 @@ from .workflow import (
     make_receipt,
     record_dry_run,
     record_images,
+    with_submission,
 )
 
 __all__ = [
@@ -313,10 +314,7 @@ def begin_video_submission(
     clips = {i.scene_id: VideoClip(scene_id=i.scene_id, batch_hash=hash_, model=plan.model,
                                    status="submitting", image_url=i.approved_image_url)
              for i in plan.items}
-    new = state.model_copy(update={
-        "submissions": {**state.submissions, hash_: sub},
-        "videos": {**state.videos, **clips},
-    })
+    new = with_submission(state, sub).model_copy(update={"videos": {**state.videos, **clips}})
     entry = log_entry("submitted", f"{plan.clips} clip{'s' if plan.clips != 1 else ''} with "
                       f"{plan.model}, {format_money(plan.cost)}", job_id=hash_[:12], now=moment)
     return append_log(new, entry), hash_

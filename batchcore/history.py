@@ -10,7 +10,7 @@ from typing import Any
 
 from .pricing import format_money
 from .spend import as_utc, counted_amount, utc_day
-from .workflow import WorkflowState
+from .workflow import WorkflowState, all_submissions
 
 __all__ = ["batch_history", "spend_per_day", "spend_totals"]
 
@@ -19,7 +19,7 @@ def batch_history(states: Mapping[str, WorkflowState]) -> list[dict[str, Any]]:
     """One record per paid submission across workspaces, newest first."""
     out: list[dict[str, Any]] = []
     for wid, state in states.items():
-        for sub in state.submissions.values():
+        for sub in all_submissions(state):
             receipt = state.receipts.get(sub.batch_hash)
             rows = len(receipt.rows) if receipt else len(
                 [v for v in state.videos.values() if v.batch_hash == sub.batch_hash])
@@ -47,7 +47,7 @@ def spend_per_day(states: Mapping[str, WorkflowState]) -> dict[str, Decimal]:
     it (:func:`~batchcore.spend.counted_amount`): what may have been billed counts."""
     days: dict[str, Decimal] = defaultdict(Decimal)
     for state in states.values():
-        for sub in state.submissions.values():
+        for sub in all_submissions(state):
             days[utc_day(sub.started_at)] += counted_amount(sub)
     return dict(sorted(days.items()))
 

@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import InputError, SpendCapExceeded
 from .pricing import format_money, to_decimal
-from .workflow import Gate, Submission, WorkflowState
+from .workflow import Gate, Submission, WorkflowState, all_submissions
 
 __all__ = [
     "DEFAULT_DAILY_CAP",
@@ -206,7 +206,7 @@ def spend_today(
     ``cap`` as text is read with :func:`parse_cap`; as a number it is used as given.
     """
     if hasattr(state, "submissions"):  # a WorkflowState (duck-typed: survives module reloads)
-        submissions: Iterable[Submission] = state.submissions.values()
+        submissions: Iterable[Submission] = all_submissions(state)
         limit = workspace_cap(state) if cap is None else _as_cap(cap)
     else:
         submissions = state

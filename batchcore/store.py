@@ -49,7 +49,8 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError, SQLA
 from sqlalchemy.pool import StaticPool
 
 from .errors import StoreError, redact
-from .workflow import WorkflowState
+from .spend import counted_amount
+from .workflow import WorkflowState, all_submissions
 
 __all__ = [
     "DEFAULT_SQLITE_PATH",
@@ -210,13 +211,8 @@ def _first_error_line(exc: Exception) -> str:
 
 
 def _spent(state: WorkflowState) -> Decimal:
-    total = Decimal(0)
-    for sub in state.submissions.values():
-        if sub.actual_cost is not None:
-            total += sub.actual_cost
-        elif sub.state != "failed":
-            total += sub.cost
-    return total
+    """All the workspace ever spent or reserved, counted as the spend cap counts it."""
+    return sum((counted_amount(sub) for sub in all_submissions(state)), Decimal(0))
 
 
 class WorkspaceStore:

@@ -37,6 +37,7 @@ __all__ = [
     "SubmissionState",
     "VideoClip",
     "WorkflowState",
+    "all_submissions",
     "append_log",
     "approve",
     "approved_scenes",
@@ -53,6 +54,7 @@ __all__ = [
     "unapprove",
     "video_confirmation_ok",
     "with_draft",
+    "with_submission",
 ]
 
 Mode = Literal["single", "batch"]
@@ -191,6 +193,24 @@ class WorkflowState(_Frozen):
     approvals: dict[str, Approval] = Field(default_factory=dict)
     log: tuple[LogEntry, ...] = ()
     videos: dict[str, VideoClip] = Field(default_factory=dict)
+    #: earlier finished submissions of a hash that was submitted again (after a new dry-run);
+    #: kept so spend and history still count them
+    past_submissions: tuple[Submission, ...] = ()
+
+
+def all_submissions(state: WorkflowState) -> list[Submission]:
+    """Every paid submission this workspace ever made, earlier repeats of a hash included."""
+    return [*state.past_submissions, *state.submissions.values()]
+
+
+def with_submission(state: WorkflowState, submission: Submission) -> WorkflowState:
+    """Start tracking ``submission``; a finished one of the same hash moves to the past."""
+    earlier = state.submissions.get(submission.batch_hash)
+    past = state.past_submissions + ((earlier,) if earlier is not None else ())
+    return state.model_copy(update={
+        "submissions": {**state.submissions, submission.batch_hash: submission},
+        "past_submissions": past,
+    })
 
 
 # --- the draft -------------------------------------------------------------------------
@@ -295,11 +315,8 @@ def begin_image_submission(
     receipt = state.receipts[hash_].model_copy(update={"used_by": f"submitted {moment.isoformat()}"})
     submission = Submission(batch_hash=hash_, kind="images", cost=receipt.estimated_cost,
                             started_at=moment, runner=runner)
-    new = state.model_copy(update={
-        "receipts": {**state.receipts, hash_: receipt},
-        "submissions": {**state.submissions, hash_: submission},
-    })
-    return new, receipt
+    new = with_submission(state, submission)
+    return new.model_copy(update={"receipts": {**state.receipts, hash_: receipt}}), receipt
 
 
 def finish_submission(

@@ -298,3 +298,29 @@ def test_the_gate_never_lets_todays_total_pass_the_cap(attempts, cap):
             subs.append(Submission(batch_hash=f"h{i}", kind="images", state=outcome, cost=cost,
                                    actual_cost=billed, started_at=NOW))
         assert spend_today(subs, NOW, cap).committed <= cap
+
+
+def test_a_batch_generated_twice_counts_both_runs():
+    """Generating the same batch again (after a new dry-run) keeps the first run's spend counted."""
+    from batchcore.rows import BatchRow
+    from batchcore.workflow import (
+        all_submissions,
+        begin_image_submission,
+        finish_submission,
+        make_receipt,
+        record_dry_run,
+        with_draft,
+    )
+    from batchcore.rows import ParseResult
+
+    now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+    rows = [BatchRow(scene_id="S1", prompt="kitchen", variants=2)]
+    state = with_draft(WorkflowState(), "batch", ParseResult(rows=rows, errors=[]))
+    for _ in range(2):
+        receipt = make_receipt("batch", rows, now=now)
+        state = record_dry_run(state, receipt)
+        state, _ = begin_image_submission(state, receipt.batch_hash, now)
+        state = finish_submission(state, receipt.batch_hash, "completed",
+                                  actual_cost=Decimal("0.004"), now=now)
+    assert len(all_submissions(state)) == 2
+    assert spend_today(state, now).spent == Decimal("0.008")
