@@ -602,3 +602,108 @@ def test_nonsense_database_url_is_a_store_error():
     """A DATABASE_URL that is not a URL raises StoreError with a hint of the expected form."""
     with pytest.raises(StoreError, match="not a database URL"):
         WorkspaceStore("definitely not a url")
+
+
+# --- guards found by the coverage report ---------------------------------------------------
+
+
+def test_store_whose_folder_cannot_be_made_is_a_store_error(tmp_path):
+    """A SQLite path under a regular file (its folder cannot exist) raises StoreError naming the reason."""
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    with pytest.raises(StoreError) as caught:
+        WorkspaceStore(f"sqlite+pysqlite:///{blocker}/sub/workspaces.sqlite3")
+    assert str(caught.value).startswith(f"The workspace store at sqlite+pysqlite:///{blocker}/sub/")
+    assert "cannot be used: [Errno 20] Not a directory" in str(caught.value)
+
+
+def test_database_without_an_installed_driver_is_a_store_error_without_the_password():
+    """A mysql:// DATABASE_URL (no driver installed) raises StoreError naming the missing module, password hidden."""
+    password = "s3cr3t-" + secrets.token_hex(4)
+    with pytest.raises(StoreError) as caught:
+        WorkspaceStore(f"mysql://batch:{password}@db.example/workspaces")
+    message = str(caught.value)
+    assert message.startswith("The workspace store at mysql://batch:***@db.example/workspaces cannot be used: ")
+    assert "No module named" in message and password not in message
+
+
+def test_repr_names_the_database_but_never_its_password(db_url):
+    """repr(store) shows the database URL with the password masked."""
+    password = "s3cr3t-" + secrets.token_hex(4)
+    url = sa.make_url(db_url)
+    if url.get_backend_name() != "sqlite":
+        url = url.set(password=password)  # the throwaway server trusts local connections
+    with WorkspaceStore(url.render_as_string(hide_password=False)) as opened:
+        assert repr(opened) == f"WorkspaceStore({opened.url!r})"
+        assert password not in repr(opened)
+        if url.password:
+            assert ":***@" in repr(opened)
+
+
+def _refuse_every_insert(store: WorkspaceStore) -> None:
+    """Make the database refuse every new workspace row with a constraint error, as a lost race would."""
+    with store.engine.begin() as conn:
+        if store.dialect == "sqlite":
+            conn.execute(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON workspaces "
+                                 "BEGIN SELECT RAISE(ABORT, 'refused'); END"))
+        else:
+            conn.execute(sa.text("CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS "
+                                 "$$ BEGIN RAISE unique_violation USING MESSAGE = 'refused'; END $$"))
+            conn.execute(sa.text("CREATE TRIGGER refuse BEFORE INSERT ON workspaces "
+                                 "FOR EACH ROW EXECUTE FUNCTION refuse()"))
+
+
+def test_plain_save_that_keeps_colliding_gives_up_with_a_store_error(store):
+    """If creating the row conflicts on every attempt, save() raises 'kept changing underneath' and writes nothing."""
+    _refuse_every_insert(store)
+    workspace_id = new_workspace_id()
+    with pytest.raises(StoreError) as caught:
+        store.save(workspace_id, rich_state())
+    assert str(caught.value) == "Could not save the workspace: it kept changing underneath; try again."
+    assert not isinstance(caught.value, StaleWorkspace)
+    assert store.list_workspaces() == []
+    assert "does not exist" in store.load(workspace_id).problem
+
+
+def test_schema_that_cannot_be_created_is_a_store_error_after_three_tries():
+    """A PostgreSQL type already named 'workspaces' blocks the table: StoreError 'could not be set up', no table."""
+    with pg_schema_url() as url:
+        engine = sa.create_engine(url)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text("CREATE TYPE workspaces AS (x int)"))
+            with pytest.raises(StoreError) as caught:
+                WorkspaceStore(url)
+            assert "could not be set up" in str(caught.value)
+            assert '"workspaces" already exists' in str(caught.value)
+            with engine.connect() as conn:
+                assert not sa.inspect(conn).has_table("workspaces")
+        finally:
+            engine.dispose()
+
+
+_FAR_PAST_LOG = ('{"log": [{"timestamp": "0001-01-01T00:00:00+01:00", "job_id": "", "scene_id": "", '
+                 '"status": "note", "message": "x"}]}')
+
+
+@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
+    "BUG: statuslog.StatusEntry._utc calls value.astimezone(timezone.utc), which raises OverflowError "
+    "(not ValueError) for 0001-01-01T00:00:00+01:00; pydantic does not wrap it and WorkspaceStore._load "
+    "catches only ValidationError/ValueError/TypeError, so load() raises instead of setting the row aside"))
+def test_log_timestamp_before_year_one_in_utc_is_set_aside_not_raised(store):
+    """A stored log timestamp that falls before 0001-01-01 in UTC makes the row corrupt: set aside, fresh state."""
+    workspace_id = new_workspace_id()
+    insert_raw(store, workspace_id, _FAR_PAST_LOG)
+    result = store.load(workspace_id)
+    assert result.state == WorkflowState() and "set aside" in result.problem
+
+
+@pytest.mark.xfail(strict=True, raises=OverflowError, reason=(
+    "BUG: same OverflowError as above escapes WorkspaceStore._summary, so list_workspaces() (the History "
+    "page) fails for every workspace because one row is damaged"))
+def test_history_lists_a_row_with_a_far_past_log_timestamp_as_damaged(store):
+    """list_workspaces shows a row whose log timestamp overflows UTC as damaged instead of failing."""
+    workspace_id = new_workspace_id()
+    insert_raw(store, workspace_id, _FAR_PAST_LOG)
+    [summary] = store.list_workspaces()
+    assert summary.workspace_id == workspace_id and "damaged" in summary.problem

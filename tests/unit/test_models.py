@@ -403,3 +403,51 @@ def test_status_keeps_each_scenes_outcome():
         ("A", JobStatus.COMPLETED, "", 1), ("B", JobStatus.FAILED, "Generation failed for B", 0)]
     assert [r.scene_id for r in result.failed_results] == ["B"]
     assert StatusResult.model_validate_json(result.model_dump_json()) == result
+
+
+# --- odd but possible answers ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("raw", [10**400, Decimal("sNaN"), [50], {"percent": 50}])
+def test_progress_that_is_not_a_usable_number_is_unknown(raw):
+    """A progress too large for a float, a signalling NaN, a list or an object reads as unknown (None)."""
+    assert normalize_progress(raw) is None
+
+
+def test_status_with_an_absurdly_large_progress_still_parses():
+    """A status whose progress is a 400-digit integer keeps its status and reports no progress."""
+    result = parse_status(json.loads('{"status": "processing", "progress": ' + "9" * 400 + "}"))
+    assert (result.status, result.progress) == (JobStatus.RUNNING, None)
+
+
+def test_dry_run_item_that_is_not_an_object_is_a_response_format_error():
+    """A dry-run answer whose items are bare strings is refused, saying an item must be an object."""
+    payload = {"batchId": "b", "runMode": "dry_run", "estimatedCost": 0.002, "items": ["SCENE-001"]}
+    with pytest.raises(ResponseFormatError, match="a dry-run item must be an object"):
+        parse_dry_run(payload)
+
+
+def test_live_answer_with_a_job_still_running_is_running_and_must_be_polled():
+    """One scene completed and one still processing: the batch is running, pending, not completed."""
+    result = parse_live({"batchId": "b", "jobs": [
+        {"jobId": "j1", "sceneId": "A", "status": "completed"},
+        {"jobId": "j2", "sceneId": "B", "status": "processing"}],
+        "results": [{"sceneId": "A", "images": [{"signedUrl": "https://s/a.png"}]}]})
+    assert (result.status, result.pending) == (JobStatus.RUNNING, True)
+
+
+def test_status_results_mix_videos_scene_groups_and_bare_images():
+    """In a status answer's results, a videoUrl entry is an output and a bare image entry is an image."""
+    result = parse_status({"status": "done", "results": [
+        {"videoUrl": "https://s/v.mp4"},
+        {"sceneId": "A", "images": ["https://s/a.png"]},
+        {"signedUrl": "https://s/b.png", "sceneId": "B"}]})
+    assert result.outputs == ("https://s/v.mp4",)
+    assert [(i.scene_id, i.url) for i in result.images] == [("A", "https://s/a.png"), ("B", "https://s/b.png")]
+
+
+def test_video_answer_listing_bare_urls_keeps_each_clip_url():
+    """A video answer whose videos are plain URL strings gives one job per URL, status unknown."""
+    result = parse_videos({"batchId": "vb_1", "videos": ["https://s/v1.mp4", "https://s/v2.mp4"]})
+    assert [j.video_url for j in result.jobs] == ["https://s/v1.mp4", "https://s/v2.mp4"]
+    assert {j.status for j in result.jobs} == {JobStatus.UNKNOWN} and result.pending

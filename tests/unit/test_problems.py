@@ -217,3 +217,25 @@ def test_any_error_body_maps_to_an_api_error(status, body, content_type):
     assert isinstance(exc, ApiError)
     assert exc.status == status
     assert str(exc).strip()
+
+
+def test_retry_after_date_with_unknown_zone_is_read_as_utc():
+    """An HTTP date ending '-0000' (zone unknown) is read as UTC: 30 s from a clock at 07:28:00 UTC."""
+    now = datetime(2015, 10, 21, 7, 28, 0, tzinfo=timezone.utc)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:30 -0000", now=now) == 30.0
+
+
+def test_nested_error_object_gives_its_code_and_message():
+    """A Google-style {"error": {"code", "message"}} body gives the code as title and the message as detail."""
+    body = '{"error": {"code": "RESOURCE_EXHAUSTED", "message": "Quota exceeded for images"}}'
+    exc = error_from_response(answer(503, body))
+    assert type(exc) is ApiError and exc.status == 503
+    assert (exc.title, exc.detail) == ("RESOURCE_EXHAUSTED", "Quota exceeded for images")
+    assert str(exc).startswith(
+        "The orchestrator answered 503 Service Unavailable (RESOURCE_EXHAUSTED): Quota exceeded for images.")
+
+
+def test_nested_error_object_prefers_the_top_level_message_and_falls_back_to_its_type():
+    """{"message": m, "error": {"type": t}}: the top-level message is the detail and the type the title."""
+    exc = error_from_response(answer(400, '{"message": "prompt too long", "error": {"type": "invalid_request"}}'))
+    assert (exc.title, exc.detail) == ("invalid_request", "prompt too long")

@@ -485,3 +485,102 @@ def test_square_preview_fits_any_shape_into_a_square(size):
 def test_square_preview_of_unreadable_bytes_is_empty():
     """Bytes that are not an image give b"" rather than an exception."""
     assert square_preview(b"not an image", 64) == b""
+
+
+# ----------------------------------------------------------------------------- guards and odd cases
+
+
+def test_extension_without_a_dot_gets_one():
+    """sanitize_name('photo.jpeg', 'png') puts '.png' in place of the old extension."""
+    assert sanitize_name("photo.jpeg", "png") == "photo.png"
+
+
+def test_very_long_names_are_shortened_in_refusals():
+    """A refused file with a 104-character name is shown as its first 57 characters and '...'."""
+    name = "x" * 100 + ".png"
+    (refusal,) = check_references([(name, b"")]).refused
+    assert refusal.name == "x" * 57 + "..."
+    assert refusal.reason == f"'{'x' * 57}...' is empty (0 bytes)."
+
+
+def test_size_limits_under_a_megabyte_are_stated_in_kb():
+    """With a 1000-byte limit, a larger file is refused in KB, rounded up: 'is 2 KB; … at most 1 KB.'"""
+    data = with_private_chunk(png(80), b"\0" * 1500)
+    assert 1024 < len(data) <= 2048
+    (refusal,) = check_references([("a.png", data)], max_bytes=1000).refused
+    assert refusal.reason == "'a.png' is 2 KB; each reference image must be at most 1 KB."
+
+
+def test_backend_uploader_reads_results_given_as_other_models():
+    """A result that is some other pydantic model in the server's shape is read like its dict."""
+    from pydantic import BaseModel
+
+    class ServerImage(BaseModel):
+        originalName: str
+        url: str
+        mimeType: str
+
+    refs = check_references([("m.png", png(81))]).accepted
+    (up,) = BackendUploader(lambda files: [ServerImage(originalName="m.png", url="https://s/m.png",
+                                                       mimeType="image/png")]).upload(refs)
+    assert (up.name, up.url, up.mime, up.size) == ("m.png", "https://s/m.png", "image/png", refs[0].size)
+
+
+def test_backend_uploader_sends_nothing_for_no_images():
+    """Uploading no images returns [] without calling the server."""
+    calls: list[object] = []
+    assert BackendUploader(lambda files: calls.append(files) or []).upload([]) == []
+    assert calls == []
+
+
+@pytest.mark.parametrize("bucket", ["", "Upper-Case", "a", "has space", "-leading", "x" * 223])
+def test_gcs_uploader_refuses_a_bucket_name_storage_would_refuse(bucket):
+    """A bucket name Cloud Storage cannot have is refused when the uploader is made, before any network."""
+    from batchcore.uploads import GcsSignedUrlUploader
+
+    with pytest.raises(ValueError, match="Cloud Storage bucket name"):
+        GcsSignedUrlUploader(bucket, credentials=None)
+
+
+@pytest.mark.parametrize("prefix", ["/refs/", "refs/../secrets/", "../up/"])
+def test_gcs_uploader_refuses_a_prefix_that_escapes(prefix):
+    """An absolute prefix or one with a '..' component is refused when the uploader is made."""
+    from batchcore.uploads import GcsSignedUrlUploader
+
+    with pytest.raises(ValueError, match="relative object name prefix"):
+        GcsSignedUrlUploader("batch-studio-refs", credentials=None, prefix=prefix)
+
+
+def test_gcs_uploader_with_no_images_signs_and_sends_nothing():
+    """Uploading no images returns [] without touching the credentials or opening a connection."""
+    from batchcore.uploads import GcsSignedUrlUploader
+
+    class Untouchable:
+        def __getattr__(self, name):  # pragma: no cover - must not be reached
+            raise AssertionError(f"credentials.{name} was used")
+
+    assert GcsSignedUrlUploader("batch-studio-refs", Untouchable()).upload([]) == []
+
+
+def test_local_store_write_failure_leaves_no_temporary_file(tmp_path: Path):
+    """When the final rename fails (a folder sits at the target name) the temp file is removed and UploadError names the image."""
+    refs = check_references([("a.png", png(82))]).accepted
+    store = LocalStoreUploader(tmp_path, "http://localhost/r")
+    store.path_for(refs[0]).mkdir()
+    with pytest.raises(UploadError) as info:
+        store.upload(refs)
+    assert str(info.value) == "Could not store 'a.png' in the local reference folder (Is a directory)."
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{refs[0].sha256}.png"]
+
+
+def test_an_uploader_that_stores_fewer_images_attaches_none():
+    """If the uploader returns fewer refs than images, the report has an error, no uploads, and the refusals."""
+    class Forgetful:
+        def upload(self, images):
+            return [UploadedRef(name=images[0].safe_name, url="https://x.example/1")]
+
+    report = upload_references([("1.png", png(83)), ("2.png", png(84)), ("bad.png", b"")], Forgetful())
+    assert isinstance(report.error, UploadError)
+    assert str(report.error) == "Only 1 of 2 reference images were stored; nothing was attached. Try again."
+    assert report.uploaded == [] and len(report.accepted) == 2
+    assert [r.name for r in report.refused] == ["bad.png"] and not report.ok
