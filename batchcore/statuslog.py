@@ -37,7 +37,10 @@ class LogEntry(BaseModel):
     def _utc(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("log timestamps must be timezone-aware")
-        return value.astimezone(timezone.utc)
+        try:
+            return value.astimezone(timezone.utc)
+        except OverflowError:
+            raise ValueError("log timestamp is out of range") from None
 
     def render(self) -> str:
         """``[2026-11-24 11:24:33Z] job_id scene_id status message``."""

@@ -375,7 +375,7 @@ class WorkspaceStore:
             return LoadResult(workspace_id=workspace_id, state=WorkflowState(), problem=problem)
         try:
             state = WorkflowState.model_validate_json(row["state"])
-        except (ValidationError, ValueError, TypeError) as exc:
+        except (ValidationError, ValueError, TypeError, OverflowError) as exc:
             reason = _first_error_line(exc)
             self._quarantine(dict(row), reason)
             return LoadResult(
@@ -500,7 +500,7 @@ class WorkspaceStore:
                       updated_at=_aware(row["updated_at"]), version=int(row["version"]))
         try:
             state = WorkflowState.model_validate_json(row["state"])
-        except (ValidationError, ValueError, TypeError) as exc:
+        except (ValidationError, ValueError, TypeError, OverflowError) as exc:
             return WorkspaceSummary(**common, rows=0, images=0, submissions=0,
                                     spent=Decimal(0),
                                     problem=f"Its saved data is damaged: {_first_error_line(exc)}")

@@ -117,7 +117,10 @@ class AssetStore:
             main = self.bytes_of(asset_id)
             if main is None:
                 return None
-            data = thumbnail(main, self.thumb_size)
+            try:
+                data = thumbnail(main, self.thumb_size)
+            except Exception:  # noqa: BLE001 - bytes that are no picture get no thumbnail
+                return None
         else:
             data = spec.make()  # rendered outside the lock; a race only renders twice
         with self._lock:

@@ -958,11 +958,6 @@ def test_malformed_multipart_part_is_skipped_and_the_good_one_kept(connect):
     assert client.get(image["url"]).content == picture
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: batchcore/emulator/uploads.py:96 asks AssetStore.bytes_of(thumb=True), whose "
-    "images.thumbnail() raises PIL.UnidentifiedImageError for bytes that are not a picture; the "
-    "'no thumbnailUrl' branch is never taken and the request crashes (in-process: the exception "
-    "reaches the caller; served: a plain-text 500)"))
 def test_upload_of_bytes_that_are_not_a_picture_is_stored_without_a_thumbnail(connect):
     """An image/png part whose bytes are not a picture is stored as sent, just without a thumbnailUrl."""
     client = connect(make_emu())
