@@ -970,6 +970,27 @@ def test_upload_of_bytes_that_are_not_a_picture_is_stored_without_a_thumbnail(co
 # --- the ASGI app outside running_server ---------------------------------------------------
 
 
+def _no_loop(fn, *args, **kwargs):
+    """Run ``fn`` in a fresh thread: an event loop left running on this thread (the browser
+    tests' Playwright) must not stop it from starting its own."""
+    import threading
+
+    out: dict = {}
+
+    def target():
+        try:
+            out["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # re-raised on the test's thread
+            out["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join(60)
+    if "error" in out:
+        raise out["error"]
+    return out.get("value")
+
+
 def test_asgi_app_answers_lifespan_startup_and_shutdown():
     """Served by an ASGI server with lifespan on, the app completes startup and shutdown."""
     import anyio
@@ -985,7 +1006,7 @@ def test_asgi_app_answers_lifespan_startup_and_shutdown():
     async def send(message: dict) -> None:
         sent.append(message)
 
-    anyio.run(create_asgi_app(make_emu()), {"type": "lifespan"}, receive, send)
+    _no_loop(anyio.run, create_asgi_app(make_emu()), {"type": "lifespan"}, receive, send)
     assert sent == [{"type": "lifespan.startup.complete"}, {"type": "lifespan.shutdown.complete"}]
     assert incoming == []
 
@@ -1004,7 +1025,7 @@ def test_asgi_app_ignores_websocket_connections():
     async def send(message: dict) -> None:  # pragma: no cover - must not be called
         sent.append(message)
 
-    anyio.run(create_asgi_app(make_emu()), {"type": "websocket", "path": "/ws", "headers": []}, receive, send)
+    _no_loop(anyio.run, create_asgi_app(make_emu()), {"type": "websocket", "path": "/ws", "headers": []}, receive, send)
     assert sent == []
 
 
@@ -1018,5 +1039,5 @@ def test_serve_on_a_busy_port_exits_instead_of_hanging():
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
         with pytest.raises(SystemExit) as info:
-            serve(make_emu(), port=taken.getsockname()[1], log_level="critical")
+            _no_loop(serve, make_emu(), port=taken.getsockname()[1], log_level="critical")
     assert info.value.code not in (0, None)
