@@ -24,11 +24,16 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import (
     AlreadySubmitted,
+    ApiError,
     BatchStudioError,
+    GuardrailError,
+    InputError,
+    OrchestratorError,
     ConfirmationMismatch,
     NotImplementedByBackend,
     OutcomeUnknown,
     ResponseFormatError,
+    TransportError,
 )
 from .jobs import Job
 from .models import (
@@ -55,6 +60,9 @@ from .workflow import (
     finish_submission,
     in_flight,
     make_receipt,
+    mark_accepted,
+    note_fetch_problem,
+    note_progress,
     record_dry_run,
     record_images,
     with_submission,
@@ -71,7 +79,9 @@ __all__ = [
     "after_videos",
     "apply_job",
     "begin_video_submission",
+    "checkpoint_fold",
     "drain_events",
+    "error_outcome",
     "plan_videos",
     "reconcile_orphans",
     "resume_polling",
@@ -133,16 +143,37 @@ def run_images(
     _emit(job, log_entry("submitted", f"{len(rows)} rows sent for live generation",
                          job_id=batch_hash[:12]))
     live = client.generate_images(rows, batch_hash=batch_hash)
+    job.accepted, job.batch_id = True, live.batch_id
     if not live.pending:
         for out in live.jobs:
             _emit(job, _job_line(out.job_id, out.scene_id, out.status, out.error, len(out.images)))
         return ImageRunResult(live=live)
     poll_id = next((j.job_id for j in live.jobs if j.job_id), live.batch_id)
-    job.batch_id, job.poll_ids = live.batch_id, {poll_id: ""}
-    _emit(job, log_entry("queued", "the server queued the batch; polling its status",
+    job.poll_ids = {poll_id: ""}
+    _emit(job, log_entry("accepted", "the server accepted the batch (billed); fetching results",
                          job_id=poll_id))
+    job.checkpoint()
     return _poll_images(client, live, poll_id, job, poll_every=poll_every, poll_for=poll_for,
                         sleep=sleep)
+
+
+#: waits between status checks after one failed: 2, 4, 8, … seconds, at most a minute
+def _backoff(failures: int, base: float) -> float:
+    return min(max(base, 0.0) * (2 ** min(failures, 6)), 60.0)
+
+
+def _status_or_none(client: Any, poll_id: str, job: Job, failures: int,
+                    scene_id: str = "") -> Any:
+    """One status check; a failure is logged (the work stays billed) and gives None."""
+    try:
+        return client.job_status(poll_id)
+    except OrchestratorError as exc:
+        if failures == 0:
+            _emit(job, log_entry("fetch_failed", f"billed — results not fetched yet: {exc} "
+                                 "Retrying; nothing is resent.", job_id=poll_id,
+                                 scene_id=scene_id))
+            job.checkpoint()
+        return None
 
 
 def _poll_images(
@@ -151,16 +182,31 @@ def _poll_images(
 ) -> ImageRunResult:
     deadline = time.monotonic() + poll_for
     last_word = ""
+    failures = 0
+    last: StatusResult | None = None
     while True:
-        status = client.job_status(poll_id)
+        status = _status_or_none(client, poll_id, job, failures)
+        if status is None:
+            failures += 1
+            if time.monotonic() > deadline:
+                return ImageRunResult(live=live, final=last, timed_out=True)
+            sleep(_backoff(failures, poll_every))
+            continue
+        if failures:
+            _emit(job, log_entry("fetching", "the status check works again", job_id=poll_id))
+        failures, last = 0, status
+        changed = status.progress != job.progress
         job.progress = status.progress
         if status.status_word != last_word or status.status in TERMINAL:
             pct = "" if status.progress is None else f" {status.progress:.0%}"
             _emit(job, log_entry(status.status.value, f"{status.status_word}{pct}".strip(),
                                  job_id=poll_id))
             last_word = status.status_word
+            changed = True
         if status.status in TERMINAL:
             return ImageRunResult(live=live, final=status)
+        if changed:
+            job.checkpoint()
         if time.monotonic() > deadline:
             return ImageRunResult(live=live, final=status, timed_out=True)
         sleep(poll_every)
@@ -180,14 +226,16 @@ def after_images(
 ) -> WorkflowState:
     """Record a finished live run: images per scene, failed rows, and what it really cost."""
     moment = _now(now)
+    if outcome.timed_out:  # billed: keep what already arrived, offer to fetch the rest
+        arrived = generated_images(outcome.final, rows) if outcome.final is not None else []
+        return _not_fetched(record_images(state, arrived), batch_hash, outcome.live.batch_id,
+                            moment)
     source: LiveResult | StatusResult = outcome.final or outcome.live
     images = generated_images(source, rows)
     counted = PRICE_PER_IMAGE * len(images)
     got = {img.scene_id for img in images}
     failed = [r.scene_id for r in rows if r.scene_id not in got]
-    if outcome.timed_out:
-        state_word, summary = "outcome_unknown", "still running when we stopped polling"
-    elif not images:
+    if not images:
         state_word, summary = "failed", "no images came back"
     elif failed:
         state_word, summary = "partial", f"{len(failed)} of {len(rows)} rows failed"
@@ -229,24 +277,56 @@ def _maybe_billed(error: BaseException) -> bool:
     )
 
 
+def error_outcome(error: BaseException) -> tuple[str, str]:
+    """How a paid call that raised ended, as (submission state, message).
+
+    * ``not_sent``: it provably never left (connection refused, DNS, refused on our side);
+    * ``rejected``: the server answered with an error status (it took nothing);
+    * ``outcome_unknown``: it was sent and no readable answer came (maybe billed), and any
+      error we do not understand (we never assume it was not billed).
+    """
+    if _maybe_billed(error):
+        return "outcome_unknown", str(error)
+    if isinstance(error, NotImplementedByBackend):
+        return "rejected", ("The backend does not generate videos yet (501 Not Implemented); "
+                            f"nothing was billed. {error}")
+    if isinstance(error, ApiError):
+        return "rejected", f"{error} The server refused it, so nothing was billed."
+    if isinstance(error, (TransportError, InputError, GuardrailError)):
+        return "not_sent", f"{error} Nothing was sent; you can generate it again."
+    if isinstance(error, BatchStudioError):
+        return "outcome_unknown", str(error)
+    return "outcome_unknown", (
+        f"Unexpected error ({type(error).__name__}) while sending; it may or may not have been "
+        "processed and billed. Nothing will be resent.")
+
+
 def after_image_error(
     state: WorkflowState, batch_hash: str, error: BaseException, now: datetime | None = None
 ) -> WorkflowState:
-    """Record a live run that raised: outcome unknown (maybe billed) or failed (not billed)."""
+    """Record a live run that raised: not sent, rejected, or outcome unknown (maybe billed).
+
+    A submission the server had already accepted stays billed (see ``finish_submission``).
+    """
     moment = _now(now)
-    if _maybe_billed(error):
-        word = "outcome_unknown"
-        message = str(error)
-    elif isinstance(error, NotImplementedByBackend):
-        word = "failed"
-        message = ("The backend does not generate videos yet (501 Not Implemented); "
-                   f"nothing was billed. {error}")
-    else:
-        word = "failed"
-        message = str(error) if isinstance(error, BatchStudioError) else \
-            f"Unexpected error: {type(error).__name__}"
+    word, message = error_outcome(error)
+    sub = state.submissions.get(batch_hash)
+    if sub is not None and sub.state == "accepted":
+        return _not_fetched(state, batch_hash, sub.batch_id, moment, problem=message)
     new = finish_submission(state, batch_hash, word, message=message, now=moment)
     return append_log(new, log_entry(word, message, job_id=batch_hash[:12], now=moment))
+
+
+def _not_fetched(state: WorkflowState, batch_hash: str, batch_id: str, moment: datetime,
+                 problem: str = "") -> WorkflowState:
+    """Accepted (billed) work whose results we stopped fetching: kept billed and counted,
+    offered "Fetch results again" — never a resend."""
+    new = mark_accepted(state, batch_hash, batch_id=batch_id)
+    text = "billed — results not fetched yet" + (f": {problem}" if problem else "") + \
+        ". Use Fetch results again; nothing will be resent."
+    new = note_fetch_problem(new, batch_hash, text, stalled=True)
+    return append_log(new, log_entry("not_fetched", text, job_id=batch_id or batch_hash[:12],
+                                     now=moment))
 
 
 # --- videos -----------------------------------------------------------------------------
@@ -334,7 +414,7 @@ def run_videos(
 ) -> VideoRunResult:
     """The paid video call, sent once, then polling every clip's job until it is done."""
     batch = client.generate_videos(plan.items, confirm_count=plan.clips, batch_hash=batch_hash)
-    job.batch_id = batch.batch_id
+    job.accepted, job.batch_id = True, batch.batch_id
     job.poll_ids = {j.job_id: j.scene_id for j in batch.jobs if j.job_id}
     open_jobs = {j.job_id: j.scene_id for j in batch.jobs if j.job_id}
     for j in batch.jobs:
@@ -342,6 +422,7 @@ def run_videos(
                              scene_id=j.scene_id))
         if j.status in TERMINAL or not batch.pending:
             open_jobs.pop(j.job_id, None)
+    job.checkpoint()
     return _poll_videos(client, batch, open_jobs, job, poll_every=poll_every,
                         poll_for=poll_for, sleep=sleep)
 
@@ -352,14 +433,20 @@ def _poll_videos(
 ) -> VideoRunResult:
     finals: dict[str, StatusResult] = {}
     deadline = time.monotonic() + poll_for
+    failures = 0
     while open_jobs:
         if time.monotonic() > deadline:
             return VideoRunResult(batch=batch, finals=finals, timed_out=True)
         # One status call per open clip per round: stay well under the server's
         # 100 requests/minute however many clips are open.
-        sleep(max(poll_every, 0.8 * len(open_jobs)))
+        sleep(max(poll_every, 0.8 * len(open_jobs)) if not failures
+              else _backoff(failures, max(poll_every, 0.8 * len(open_jobs))))
+        failed_round = False
         for job_id, scene in list(open_jobs.items()):
-            status = client.job_status(job_id)
+            status = _status_or_none(client, job_id, job, failures, scene)
+            if status is None:
+                failed_round = True
+                continue
             previous = finals.get(job_id)
             finals[job_id] = status
             if previous is None or previous.status_word != status.status_word:
@@ -367,6 +454,8 @@ def _poll_videos(
                                      job_id=job_id, scene_id=scene))
             if status.status in TERMINAL:
                 del open_jobs[job_id]
+        failures = failures + 1 if failed_round else 0
+        job.checkpoint()
     return VideoRunResult(batch=batch, finals=finals)
 
 
@@ -434,8 +523,9 @@ def after_videos(
     clips = max(len(planned), len(outcome.batch.jobs), 1)
     price = sub.cost / clips
     if outcome.timed_out:
-        word = "outcome_unknown"
-    elif done and done == clips:
+        return _not_fetched(state.model_copy(update={"videos": videos}), batch_hash,
+                            outcome.batch.batch_id, moment)
+    if done and done == clips:
         word = "completed"
     elif done:
         word = "partial"
@@ -460,7 +550,9 @@ def after_video_error(
     """A video submission that raised: its clips show the error; unknown outcomes say so."""
     moment = _now(now)
     new = after_image_error(state, batch_hash, error, now=moment)
-    word = "outcome_unknown" if _maybe_billed(error) else "error"
+    if new.submissions[batch_hash].state == "accepted":  # billed: the clips keep their state
+        return new
+    word = "outcome_unknown" if new.submissions[batch_hash].state == "outcome_unknown" else "error"
     message = new.submissions[batch_hash].message
     videos = {k: (v.model_copy(update={"status": word, "error": message})
                   if v.batch_hash == batch_hash and v.status == "submitting" else v)
@@ -471,25 +563,41 @@ def after_video_error(
 # --- the page's glue ------------------------------------------------------------------
 
 
+def checkpoint_fold(job: Job) -> Callable[[WorkflowState], WorkflowState]:
+    """A pure fold of what a running job has learnt since the last checkpoint: its status
+    lines, that the server accepted it (billed), the ids to poll it by (so it can be
+    polled again after a restart), its progress. Each line is taken from the job once."""
+    entries = job.take_events()
+    key, accepted, batch_id = job.key, job.accepted, job.batch_id
+    poll_ids, progress = dict(job.poll_ids), job.progress
+
+    def fold(state: WorkflowState) -> WorkflowState:
+        state = append_log(state, *entries) if entries else state
+        sub = state.submissions.get(key)
+        if sub is None:
+            return state
+        if accepted:
+            state = mark_accepted(state, key, batch_id=batch_id, poll_ids=poll_ids)
+        elif poll_ids and sub.poll_ids != poll_ids:
+            state = state.model_copy(update={"submissions": {**state.submissions, key: (
+                sub.model_copy(update={"poll_ids": poll_ids,
+                                       "batch_id": sub.batch_id or batch_id}))}})
+        state = note_progress(state, key, progress)
+        scene_job = {scene: j for j, scene in poll_ids.items() if scene}
+        if scene_job:
+            videos = {k: (v.model_copy(update={"job_id": scene_job[k], "status": "queued"})
+                          if v.batch_hash == key and k in scene_job and v.status == "submitting"
+                          else v)
+                      for k, v in state.videos.items()}
+            state = state.model_copy(update={"videos": videos})
+        return state
+
+    return fold
+
+
 def drain_events(state: WorkflowState, job: Job) -> WorkflowState:
-    """Append the status lines a running job has produced since the last call, and keep
-    the job and batch ids the server gave (so the submission can be polled again after a
-    restart)."""
-    fresh = job.events[job.cursor:]
-    job.cursor += len(fresh)
-    state = append_log(state, *fresh) if fresh else state
-    sub = state.submissions.get(job.key)
-    if sub is not None and job.poll_ids and sub.poll_ids != job.poll_ids:
-        sub = sub.model_copy(update={"poll_ids": dict(job.poll_ids),
-                                     "batch_id": sub.batch_id or job.batch_id})
-        scene_job = {scene: j for j, scene in job.poll_ids.items() if scene}
-        videos = {k: (v.model_copy(update={"job_id": scene_job[k], "status": "queued"})
-                      if v.batch_hash == job.key and k in scene_job and v.status == "submitting"
-                      else v)
-                  for k, v in state.videos.items()}
-        state = state.model_copy(update={
-            "submissions": {**state.submissions, job.key: sub}, "videos": videos})
-    return state
+    """Fold in what a running job has learnt since the last call (see checkpoint_fold)."""
+    return checkpoint_fold(job)(state)
 
 
 def apply_job(state: WorkflowState, job: Job, rows: Sequence[BatchRow] = (),
@@ -522,6 +630,14 @@ def reconcile_orphans(
             continue
         if sub.poll_ids:
             resumable.append(sub)
+            continue
+        if sub.state == "reserved":  # saved, but the app stopped before sending it
+            state = after_video_error(state, sub.batch_hash, TransportError(
+                "The app stopped before this paid call was sent."), now)
+            continue
+        if sub.state == "accepted":  # billed, but there is no id to fetch it by
+            state = _not_fetched(state, sub.batch_hash, sub.batch_id, _now(now),
+                                 problem="the app restarted and the server gave no id to poll")
             continue
         message = (
             f"The app restarted while this {sub.kind} call was in flight (batch hash "

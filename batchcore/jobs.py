@@ -51,6 +51,7 @@ def token_may_be_alive(token: str, age_seconds: float, grace_seconds: float) -> 
     return age_seconds < grace_seconds
 
 JobState = Literal["running", "done", "error"]
+_EVENTS_LOCK = threading.Lock()
 
 
 @dataclass
@@ -72,6 +73,23 @@ class Job:
     poll_ids: dict[str, str] = field(default_factory=dict)
     #: the server's batch id, once it has answered (kept with the poll ids)
     batch_id: str = ""
+    #: set once the server answered the paid request with an accepted batch (billed)
+    accepted: bool = False
+    #: called by the worker at each point worth saving (the answer came, a poll changed
+    #: something); the service layer saves the workspace there
+    on_checkpoint: Callable[[Job], None] | None = None
+
+    def checkpoint(self) -> None:
+        """Tell the listener there is something worth saving now."""
+        if self.on_checkpoint is not None:
+            self.on_checkpoint(self)
+
+    def take_events(self) -> list[Any]:
+        """The status lines produced since the last call (each is handed out once)."""
+        with _EVENTS_LOCK:
+            fresh = self.events[self.cursor:]
+            self.cursor += len(fresh)
+        return fresh
 
     @property
     def elapsed(self) -> float:

@@ -7,12 +7,15 @@ over-counted but never under-counted.
 How each submission counts (against the UTC day it was started, except in-flight ones):
 
 ========================  ===========================================================
-``in_flight``             *reserved* at its estimated ``cost``, whatever day it started
+``reserved``/``sent``     *reserved* at its estimated ``cost``, whatever day it started
                           (its bill may land today)
+``accepted``              *spent* at its estimated ``cost`` (the server took it: billed),
+                          whatever day it started, until its results say more
 ``completed``/``partial``  *spent*: ``actual_cost`` (our own count) or, when that is
                           unknown, the estimated ``cost``
-``failed``                *spent*: ``actual_cost`` if known, else 0 (the server refused
-                          it, so nothing was billed)
+``failed``                *spent*: ``actual_cost`` if known, else 0 (the server said its
+                          rows failed)
+``rejected``/``not_sent``  nothing: the server refused it, or it never left
 ``outcome_unknown``       *spent*: the larger of ``cost`` and ``actual_cost`` (it may
                           have been billed in full; we never assume it was not)
 ========================  ===========================================================
@@ -174,8 +177,12 @@ def _count(submission: Submission) -> tuple[Decimal, Decimal, Decimal]:
     estimated = _amount(submission.cost)
     actual = None if submission.actual_cost is None else _amount(submission.actual_cost)
     state = submission.state
-    if state == "in_flight":
+    if state in ("reserved", "sent", "in_flight"):
         return _ZERO, estimated, _ZERO
+    if state == "accepted":
+        return max(estimated, actual or _ZERO), _ZERO, _ZERO
+    if state in ("rejected", "not_sent"):
+        return _ZERO, _ZERO, _ZERO
     if state in ("completed", "partial"):
         return (estimated if actual is None else actual), _ZERO, _ZERO
     if state == "failed":
@@ -215,7 +222,7 @@ def spend_today(
     spent = reserved = unconfirmed = _ZERO
     for submission in submissions:
         s, r, u = _count(submission)
-        if submission.state != "in_flight" and as_utc(submission.started_at).date() != today:
+        if not submission.open and as_utc(submission.started_at).date() != today:
             continue
         spent += s
         reserved += r

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .errors import AlreadySubmitted, ConfirmationMismatch, DryRunRequired
 from .hashing import batch_hash, day_bucket
@@ -37,6 +37,9 @@ __all__ = [
     "SubmissionState",
     "VideoClip",
     "WorkflowState",
+    "BILLED_STATES",
+    "OPEN_STATES",
+    "UNBILLED_STATES",
     "all_submissions",
     "append_log",
     "approve",
@@ -49,6 +52,12 @@ __all__ = [
     "finish_submission",
     "in_flight",
     "make_receipt",
+    "mark_accepted",
+    "mark_sent",
+    "note_fetch_problem",
+    "note_progress",
+    "resume_fetching",
+    "unfetched",
     "record_dry_run",
     "record_images",
     "unapprove",
@@ -58,7 +67,22 @@ __all__ = [
 ]
 
 Mode = Literal["single", "batch"]
-SubmissionState = Literal["in_flight", "completed", "partial", "failed", "outcome_unknown"]
+#: The honest states of a paid submission (see ``docs/ledger.md``)::
+#:
+#:     reserved ──► sent ──► accepted ──► completed | partial | failed
+#:        │           ├────► rejected          (the server answered with an error: not billed)
+#:        │           └────► outcome_unknown   (sent, no readable answer: maybe billed)
+#:        └────────────────► not_sent          (provably never left: the receipt is given back)
+#:
+#: ``accepted`` and the three after it are billed and never downgraded.
+SubmissionState = Literal["reserved", "sent", "accepted", "completed", "partial", "failed",
+                          "rejected", "not_sent", "outcome_unknown"]
+#: States whose outcome is still to come.
+OPEN_STATES = frozenset({"reserved", "sent", "accepted"})
+#: States in which the server took the work: billed, whatever happens after.
+BILLED_STATES = frozenset({"accepted", "completed", "partial", "failed"})
+#: States in which nothing was billed: the dry-run receipt is given back.
+UNBILLED_STATES = frozenset({"rejected", "not_sent"})
 
 
 def _now(now: datetime | None) -> datetime:
@@ -97,7 +121,7 @@ class Submission(_Frozen):
 
     batch_hash: str
     kind: Literal["images", "videos"]
-    state: SubmissionState = "in_flight"
+    state: SubmissionState = "reserved"
     cost: Decimal
     started_at: datetime
     finished_at: datetime | None = None
@@ -112,6 +136,28 @@ class Submission(_Frozen):
     #: images (or clips) that came back, counted when it finished; later runs that replace a
     #: scene's images do not change it
     produced: int | None = None
+    #: accepted, but its results could not be fetched (yet): why, and whether polling stopped
+    fetch_problem: str = ""
+    stalled: bool = False
+    #: the server's progress (0–1) while it is being polled
+    progress: float | None = None
+    #: who confirmed it (the signed-in email, or "")
+    owner: str = ""
+
+    @field_validator("state", mode="before")
+    @classmethod
+    def _legacy_state(cls, value: Any) -> Any:
+        # states saved before the ledger had honest states: "in_flight" meant sent
+        return "sent" if value == "in_flight" else value
+
+    @property
+    def key(self) -> str:
+        """This submission's identity in the spend ledger (a hash may be submitted again)."""
+        return f"{self.batch_hash}@{self.started_at.isoformat()}"
+
+    @property
+    def open(self) -> bool:
+        return self.state in OPEN_STATES
 
 
 class GeneratedImage(_Frozen):
@@ -260,11 +306,18 @@ def record_dry_run(state: WorkflowState, receipt: DryRunReceipt) -> WorkflowStat
 
 
 def in_flight(state: WorkflowState, kind: str | None = None) -> list[Submission]:
-    """Submissions whose outcome is not known yet (optionally of one kind)."""
+    """Submissions still being worked on (optionally of one kind): reserved, sent, or
+    accepted and still being fetched (an accepted one whose polling stopped is not)."""
     return [
         s for s in state.submissions.values()
-        if s.state == "in_flight" and (kind is None or s.kind == kind)
+        if s.open and not s.stalled and (kind is None or s.kind == kind)
     ]
+
+
+def unfetched(state: WorkflowState) -> list[Submission]:
+    """Billed submissions whose results have not been fetched: offered "Fetch results
+    again" (never a resend)."""
+    return [s for s in state.submissions.values() if s.state == "accepted" and s.stalled]
 
 
 def can_generate(state: WorkflowState, hash_: str, now: datetime | None = None) -> Gate:
@@ -301,7 +354,7 @@ def can_generate(state: WorkflowState, hash_: str, now: datetime | None = None) 
 
 def begin_image_submission(
     state: WorkflowState, hash_: str, now: datetime | None = None, *, runner: str = "",
-    cap_check: Callable[[WorkflowState, Decimal], None] | None = None,
+    cap_check: Callable[[WorkflowState, Decimal], None] | None = None, owner: str = "",
 ) -> tuple[WorkflowState, DryRunReceipt]:
     """Check the gate (and the spend cap) and consume the receipt, in one step; raises when
     not allowed, leaving ``state`` as it was."""
@@ -314,7 +367,7 @@ def begin_image_submission(
     moment = _now(now)
     receipt = state.receipts[hash_].model_copy(update={"used_by": f"submitted {moment.isoformat()}"})
     submission = Submission(batch_hash=hash_, kind="images", cost=receipt.estimated_cost,
-                            started_at=moment, runner=runner)
+                            started_at=moment, runner=runner, owner=owner)
     new = with_submission(state, submission)
     return new.model_copy(update={"receipts": {**state.receipts, hash_: receipt}}), receipt
 
@@ -330,13 +383,84 @@ def finish_submission(
     produced: int | None = None,
     now: datetime | None = None,
 ) -> WorkflowState:
-    """Record how a submission ended (completed, partial, failed or outcome unknown)."""
+    """Record how a submission ended.
+
+    Two rules hold whoever calls this: a submission the server accepted is never
+    downgraded (a later "unknown", "rejected" or "not sent" keeps it billed, marked as
+    not fetched), and a submission that provably billed nothing gives its dry-run receipt
+    back, so the same batch can be generated without a new dry-run.
+    """
     old = state.submissions[hash_]
+    if old.state in BILLED_STATES and outcome in ("rejected", "not_sent", "outcome_unknown"):
+        return note_fetch_problem(state, hash_, message, stalled=True)
     done = old.model_copy(update={
         "state": outcome, "finished_at": _now(now), "batch_id": batch_id or old.batch_id,
         "actual_cost": actual_cost, "message": message, "produced": produced,
+        "fetch_problem": "", "stalled": False, "progress": None,
     })
-    return state.model_copy(update={"submissions": {**state.submissions, hash_: done}})
+    new = state.model_copy(update={"submissions": {**state.submissions, hash_: done}})
+    if outcome in UNBILLED_STATES and old.kind == "images":
+        new = _give_back_receipt(new, hash_)
+    return new
+
+
+def _give_back_receipt(state: WorkflowState, hash_: str) -> WorkflowState:
+    receipt = state.receipts.get(hash_)
+    if receipt is None or not receipt.used_by:
+        return state
+    back = receipt.model_copy(update={"used_by": ""})
+    return state.model_copy(update={"receipts": {**state.receipts, hash_: back}})
+
+
+def mark_sent(state: WorkflowState, hash_: str) -> WorkflowState:
+    """reserved → sent: saved just before the paid request leaves."""
+    sub = state.submissions.get(hash_)
+    if sub is None or sub.state != "reserved":
+        return state
+    return _replace(state, sub.model_copy(update={"state": "sent"}))
+
+
+def mark_accepted(
+    state: WorkflowState, hash_: str, *, batch_id: str = "", poll_ids: dict[str, str] | None = None,
+) -> WorkflowState:
+    """sent → accepted: the server took the work (billed); keep what is needed to fetch it."""
+    sub = state.submissions.get(hash_)
+    if sub is None or sub.state not in ("reserved", "sent", "accepted"):
+        return state
+    update: dict[str, Any] = {"state": "accepted", "batch_id": batch_id or sub.batch_id}
+    if poll_ids:
+        update["poll_ids"] = dict(poll_ids)
+    return _replace(state, sub.model_copy(update=update))
+
+
+def note_fetch_problem(
+    state: WorkflowState, hash_: str, problem: str, *, stalled: bool = False,
+) -> WorkflowState:
+    """An accepted submission whose results could not be fetched: it stays billed and
+    counted; ``stalled`` when polling stopped (offer "Fetch results again")."""
+    sub = state.submissions.get(hash_)
+    if sub is None:
+        return state
+    return _replace(state, sub.model_copy(update={"fetch_problem": problem, "stalled": stalled}))
+
+
+def resume_fetching(state: WorkflowState, hash_: str) -> WorkflowState:
+    """"Fetch results again": the stalled submission is polled again (nothing is resent)."""
+    sub = state.submissions.get(hash_)
+    if sub is None or sub.state != "accepted":
+        return state
+    return _replace(state, sub.model_copy(update={"stalled": False}))
+
+
+def note_progress(state: WorkflowState, hash_: str, progress: float | None) -> WorkflowState:
+    sub = state.submissions.get(hash_)
+    if sub is None or sub.progress == progress:
+        return state
+    return _replace(state, sub.model_copy(update={"progress": progress}))
+
+
+def _replace(state: WorkflowState, sub: Submission) -> WorkflowState:
+    return state.model_copy(update={"submissions": {**state.submissions, sub.batch_hash: sub}})
 
 
 # --- images and approvals -------------------------------------------------------------

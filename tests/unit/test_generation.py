@@ -256,8 +256,9 @@ def test_after_images_per_row_error_wins_over_the_batch_error():
     assert [(e.scene_id, e.message) for e in new.log if e.status == "failed"] == [("B", "row B exploded")]
 
 
-def test_after_images_timed_out_is_outcome_unknown_and_keeps_what_arrived():
-    """Polling gave up: outcome unknown, yet the images already returned are recorded."""
+def test_after_images_timed_out_stays_billed_and_keeps_what_arrived():
+    """Polling gave up: still billed (accepted, offered a fetch), and the images already
+    returned are recorded."""
     state, hash_ = submitted()
     partial_final = StatusResult(job_id="job_2_q", status=JobStatus.RUNNING, status_word="running",
                                  progress=0.5, images=(ImageOut(url="https://cdn.test/A/1.png",
@@ -266,10 +267,10 @@ def test_after_images_timed_out_is_outcome_unknown_and_keeps_what_arrived():
                              timed_out=True)
     new = after_images(state, hash_, ROWS, outcome, now=LATER)
     sub = new.submissions[hash_]
-    assert sub.state == "outcome_unknown" and sub.message == "still running when we stopped polling"
+    assert sub.state == "accepted" and sub.stalled
+    assert sub.fetch_problem.startswith("billed — results not fetched yet")
     assert [i.url for i in new.images["A"]] == ["https://cdn.test/A/1.png"]
-    assert last(new).status == "outcome_unknown"
-    assert last(new).message.startswith("1 images; still running when we stopped polling")
+    assert last(new).status == "not_fetched"
 
 
 def test_after_images_shows_a_differing_server_reported_cost_but_counts_ours():
@@ -312,11 +313,13 @@ def test_after_image_error_unreadable_paid_answer_with_hash_is_outcome_unknown()
     assert after_image_error(state, hash_, error).submissions[hash_].state == "outcome_unknown"
 
 
-def test_after_image_error_unreadable_answer_without_hash_is_failed():
-    """A ResponseFormatError without a batch hash is a plain failure."""
+def test_after_image_error_unreadable_answer_without_hash_is_outcome_unknown():
+    """A ResponseFormatError without a batch hash is still an answer we cannot read:
+    outcome unknown (never assumed unbilled)."""
     state, hash_ = submitted()
     new = after_image_error(state, hash_, ResponseFormatError("bad shape"), now=LATER)
-    assert (new.submissions[hash_].state, new.submissions[hash_].message) == ("failed", "bad shape")
+    assert (new.submissions[hash_].state, new.submissions[hash_].message) == (
+        "outcome_unknown", "bad shape")
 
 
 def test_after_image_error_501_says_nothing_was_billed():
@@ -325,27 +328,29 @@ def test_after_image_error_501_says_nothing_was_billed():
     error = NotImplementedByBackend("Video generation is not yet implemented", status=501)
     new = after_image_error(state, hash_, error, now=LATER)
     message = new.submissions[hash_].message
-    assert new.submissions[hash_].state == "failed"
+    assert new.submissions[hash_].state == "rejected"
     assert "501 Not Implemented" in message and "nothing was billed" in message
     assert message.endswith("Video generation is not yet implemented")
     assert last(new).message == message
 
 
 def test_after_image_error_other_batch_studio_error_uses_its_message():
-    """Any other BatchStudioError (e.g. 402 budget) fails the submission with str(error)."""
+    """A server error answer (e.g. 402 budget) rejects the submission, quoting the server."""
     state, hash_ = submitted()
     error = BudgetExceeded("Budget Exceeded: the daily budget is used up.", status=402)
     new = after_image_error(state, hash_, error, now=LATER)
-    assert (new.submissions[hash_].state, new.submissions[hash_].message) == ("failed", str(error))
+    assert new.submissions[hash_].state == "rejected"
+    assert new.submissions[hash_].message.startswith(str(error))
 
 
 def test_after_image_error_unexpected_exception_names_only_its_type():
-    """A non-BatchStudioError becomes 'Unexpected error: TypeName'; its text never reaches state or log."""
+    """A non-BatchStudioError names only its type (outcome unknown); its text never reaches state or log."""
     state, hash_ = submitted()
     leak = "internal detail /srv/secret-path token=abc123"
     new = after_image_error(state, hash_, TypeError(leak), now=LATER)
-    assert new.submissions[hash_].message == "Unexpected error: TypeError"
-    assert last(new).message == "Unexpected error: TypeError"
+    assert new.submissions[hash_].message.startswith("Unexpected error (TypeError)")
+    assert new.submissions[hash_].state == "outcome_unknown"
+    assert last(new).message.startswith("Unexpected error (TypeError)")
     assert leak not in new.model_dump_json()
 
 
@@ -415,7 +420,7 @@ def test_begin_video_submission_marks_clips_submitting_and_logs_the_cost():
     assert hash_ == video_batch_hash(plan)
     sub = new.submissions[hash_]
     assert (sub.kind, sub.state, sub.cost, sub.started_at, sub.runner) == (
-        "videos", "in_flight", Decimal("0.20"), NOW, "host:9:xyz")
+        "videos", "reserved", Decimal("0.20"), NOW, "host:9:xyz")
     assert {k: (v.status, v.batch_hash, v.image_url, v.model) for k, v in new.videos.items()} == {
         "A": ("submitting", hash_, "https://cdn.test/A/1.png", "veo3_fast"),
         "B": ("submitting", hash_, "https://cdn.test/B/1.png", "veo3_fast")}
@@ -453,7 +458,7 @@ def test_begin_video_submission_allows_the_same_plan_after_a_failure():
     subs = {hash_: state.submissions[hash_].model_copy(update={"state": "failed"})}
     again, again_hash = begin_video_submission(state.model_copy(update={"submissions": subs}),
                                                plan, "2", LATER)
-    assert again_hash == hash_ and again.submissions[hash_].state == "in_flight"
+    assert again_hash == hash_ and again.submissions[hash_].state == "reserved"
     assert again.submissions[hash_].started_at == LATER
 
 
@@ -478,7 +483,7 @@ def test_begin_video_submission_cap_check_that_passes_lets_it_through():
     state = approved_state("A")
     new, hash_ = begin_video_submission(state, plan_videos(state), "1", NOW,
                                         cap_check=lambda s, c: None)
-    assert new.submissions[hash_].state == "in_flight"
+    assert new.submissions[hash_].state == "reserved"
 
 
 # --- after_videos ----------------------------------------------------------------------------
@@ -563,8 +568,9 @@ def test_after_videos_completed_without_url_is_not_done():
     assert new.submissions[hash_].state == "failed"
 
 
-def test_after_videos_timed_out_is_outcome_unknown_with_each_clips_last_state():
-    """Polling gave up: outcome unknown; a polled clip shows its last status, an unpolled one 'queued'."""
+def test_after_videos_timed_out_stays_billed_with_each_clips_last_state():
+    """Polling gave up: still billed (offered a fetch); a polled clip shows its last status,
+    an unpolled one 'queued'."""
     state, hash_, _ = videos_submitted("A", "B")
     outcome = VideoRunResult(
         batch=video_batch(video_job("A"), video_job("B")),
@@ -572,8 +578,8 @@ def test_after_videos_timed_out_is_outcome_unknown_with_each_clips_last_state():
     )
     new = after_videos(state, hash_, outcome, now=LATER)
     assert [new.videos[s].status for s in "AB"] == ["running", "queued"]
-    assert new.submissions[hash_].state == "outcome_unknown"
-    assert last(new).status == "outcome_unknown"
+    assert new.submissions[hash_].state == "accepted" and new.submissions[hash_].stalled
+    assert last(new).status == "not_fetched"
 
 
 def test_after_videos_with_no_jobs_is_failed_and_costs_nothing():
@@ -624,7 +630,7 @@ def test_after_video_error_501_marks_clips_error_with_the_explanation():
     assert "nothing was billed" in message
     assert {v.status for v in new.videos.values()} == {"error"}
     assert {v.error for v in new.videos.values()} == {message}
-    assert new.submissions[hash_].state == "failed" and last(new).status == "failed"
+    assert new.submissions[hash_].state == "rejected" and last(new).status == "rejected"
 
 
 # --- drain_events ----------------------------------------------------------------------------
@@ -719,8 +725,9 @@ def test_apply_job_videos_error_marks_the_clips():
     state, hash_, _ = videos_submitted("A")
     job = Job(key=hash_, kind="videos", state="error", error=RuntimeError("boom"))
     new = apply_job(state, job, now=LATER)
-    assert new.submissions[hash_].message == "Unexpected error: RuntimeError"
-    assert (new.videos["A"].status, new.videos["A"].error) == ("error", "Unexpected error: RuntimeError")
+    assert new.submissions[hash_].message.startswith("Unexpected error (RuntimeError)")
+    assert new.videos["A"].status == "outcome_unknown"
+    assert new.videos["A"].error.startswith("Unexpected error (RuntimeError)")
 
 
 # --- reconcile_orphans -----------------------------------------------------------------------
@@ -731,6 +738,7 @@ def _with_submissions(*subs: Submission, videos: dict[str, VideoClip] | None = N
 
 
 def _sub(hash_char: str, kind: str = "images", **kw) -> Submission:
+    kw.setdefault("state", "sent")
     return Submission(batch_hash=hash_char * 64, kind=kind, cost=Decimal("0.10"), started_at=NOW, **kw)
 
 

@@ -135,7 +135,7 @@ def test_video_rows_are_counted_from_the_clips_of_that_batch(states):
     assert (failed["rows"], failed["images"], failed["batch"]) == (2, 0, "vbatch_a")
     assert (failed["estimated"], failed["actual"], failed["outcome"]) == ("$0.80", "", "failed")
     flying = next(r for r in records if r["kind"] == "videos" and r["workspace"] == "ws-b")
-    assert (flying["rows"], flying["outcome"], flying["batch"]) == (3, "in_flight", "w" * 12)
+    assert (flying["rows"], flying["outcome"], flying["batch"]) == (3, "sent", "w" * 12)
 
 
 def test_a_video_batch_never_counts_images_even_with_a_matching_batch_id():

@@ -208,7 +208,7 @@ def test_begin_image_submission_consumes_the_receipt():
     state, receipt = begin_image_submission(state, h, NOON)
     assert receipt.used_by and state.receipts[h].used_by
     sub = state.submissions[h]
-    assert sub.kind == "images" and sub.state == "in_flight" and sub.cost == Decimal("0.010")
+    assert sub.kind == "images" and sub.state == "reserved" and sub.cost == Decimal("0.010")
     state = finish_submission(state, h, "completed", batch_id="job-1", actual_cost=Decimal("0.01"),
                               message="ok", now=NOON)
     gate = can_generate(state, h, NOON)
@@ -229,7 +229,7 @@ def test_a_cap_refusal_leaves_the_receipt_unused_and_nothing_in_flight():
     assert can_generate(state, h, NOON)
     new, _ = begin_image_submission(state, h, NOON,
                                     cap_check=lambda s, cost: check_spend(s, cost, "2.00", NOON))
-    assert new.submissions[h].state == "in_flight"
+    assert new.submissions[h].state == "reserved"
 
 
 def test_second_submission_of_the_same_dry_run_is_refused():
