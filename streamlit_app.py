@@ -1,6 +1,6 @@
 """Batch Studio: upload references, write prompts, dry-run, generate, approve, make video.
 
-The page only draws widgets and calls ``batchcore``; run it with
+The page only draws widgets and calls the services of ``batchcore``; run it with
 ``streamlit run streamlit_app.py`` (mock mode, no key needed).
 """
 
@@ -8,21 +8,18 @@ import streamlit as st
 
 from studio import page
 from studio.runtime import runtime
-from studio.state import NOTICE_KEY, WORKSPACE_KEY, new_workspace, open_workspace
+from studio.state import WORKSPACE_KEY, new_workspace, open_workspace
 
-st.set_page_config(page_title="Batch Studio", page_icon="🎬", layout="wide")
+st.set_page_config(page_title="Batch Studio", page_icon=":material/movie:", layout="wide")
 
 
 def studio_page() -> None:
     """The single page of the brief, top to bottom."""
     rt = runtime()
     open_workspace(rt)
-    page.reconcile(rt)
     _sidebar(rt)
     page.header(rt)
-    notice = st.session_state.pop(NOTICE_KEY, None)
-    if notice:
-        st.warning(notice)
+    page.show_notices("top")
     page.upload_zone(rt)
     page.prompts(rt)
     page.actions(rt)
@@ -41,11 +38,11 @@ def _sidebar(rt) -> None:
             new_workspace(rt)
             st.rerun()
         if rt.store_problem:
-            st.warning(rt.store_problem)
+            st.error(rt.store_problem)
 
 
 nav = st.navigation([
-    st.Page(studio_page, title="Studio", icon="🎬", default=True),
-    st.Page("pages/history.py", title="History", icon="📜"),
+    st.Page(studio_page, title="Studio", icon=":material/movie:", default=True),
+    st.Page("pages/history.py", title="History", icon=":material/history:"),
 ])
 nav.run()

@@ -35,7 +35,12 @@ class Settings(BaseModel):
     use_mock: bool = True
     mock_reason: str = ""
     database_url: str | None = None
+    #: deployment-wide: every workspace, tab and replica on one backend together, per UTC day
     daily_cap: Decimal = Decimal("2.00")
+    #: optional, per workspace, below ``daily_cap``
+    workspace_cap: Decimal | None = None
+    #: emails that may spend when sign-in is configured (empty: every signed-in person)
+    spend_allowlist: tuple[str, ...] = ()
     live_read_timeout: float = 900.0
     mock_latency_ms: int = 150
     mock_profile: str = "head"  # "brief": the emulator answers in the brief's async shape
@@ -117,6 +122,17 @@ def load_settings(*sources: Mapping[str, Any]) -> Settings:
             values["daily_cap"] = parse_cap(cap)
         except InputError as exc:
             problems.append(f"DAILY_SPEND_CAP: {exc} Using $2.00.")
+    ws_cap = _first(sources, "WORKSPACE_DAILY_CAP")
+    if ws_cap is not None:
+        try:
+            values["workspace_cap"] = min(parse_cap(ws_cap), values.get("daily_cap", Decimal("2.00")))
+        except InputError as exc:
+            problems.append(f"WORKSPACE_DAILY_CAP: {exc} No per-workspace cap is set.")
+    allow = _first(sources, "SPEND_ALLOWLIST")
+    if allow is not None:
+        items = allow if isinstance(allow, (list, tuple)) else str(allow).split(",")
+        values["spend_allowlist"] = tuple(sorted({str(e).strip().lower() for e in items
+                                                  if str(e).strip()}))
     profile = _first(sources, "MOCK_PROFILE")
     if profile is not None:
         if str(profile).strip() in ("head", "brief"):

@@ -31,11 +31,13 @@ The state holds no secrets, and nothing here stores any.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
 import sys
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -48,17 +50,22 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from .errors import StoreError, redact
+from .errors import SpendCapExceeded, StoreError, redact
+from .pricing import format_money
 from .spend import counted_amount
 from .workflow import WorkflowState, all_submissions
 
 __all__ = [
+    "Charge",
     "DEFAULT_SQLITE_PATH",
+    "LedgerTotals",
+    "Reservation",
     "LoadResult",
     "StaleWorkspace",
     "WORKSPACE_ID_PATTERN",
     "WorkspaceStore",
     "WorkspaceSummary",
+    "charges",
     "default_sqlite_url",
     "is_valid_workspace_id",
     "new_workspace_id",
@@ -191,6 +198,74 @@ workspace_quarantine = sa.Table(
 )
 
 
+#: The spend ledger: one row per paid submission of any workspace, kept in step with the
+#: workspace's own state in the same transaction. The deployment-wide daily cap is checked
+#: against it atomically when a submission is reserved (see :meth:`WorkspaceStore.save`).
+charges = sa.Table(
+    "charges",
+    _metadata,
+    sa.Column("id", sa.String(400), primary_key=True),  # workspace id | submission key
+    sa.Column("workspace_id", sa.String(64), nullable=False, index=True),
+    sa.Column("deployment", sa.String(300), nullable=False),
+    sa.Column("day", sa.String(10), nullable=False),  # UTC day it started, YYYY-MM-DD
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("state", sa.String(32), nullable=False),
+    sa.Column("micros", sa.BigInteger, nullable=False),  # counted amount, in millionths of $
+    sa.Column("open", sa.Boolean, nullable=False),
+    sa.Column("owner", sa.String(320), nullable=False, default=""),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_charges_deployment_day", "deployment", "day"),
+)
+
+_MICROS = Decimal(1_000_000)
+
+
+def to_micros(amount: Decimal) -> int:
+    """Dollars to whole millionths, rounded up (a cap is never under-counted)."""
+    return int((amount * _MICROS).to_integral_value(rounding="ROUND_CEILING"))
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One paid submission as the spend ledger counts it (see ``spend.counted_amount``)."""
+
+    workspace_id: str
+    key: str
+    deployment: str
+    day: str
+    kind: str
+    state: str
+    amount: Decimal
+    open: bool
+    owner: str = ""
+
+    @property
+    def id(self) -> str:
+        return f"{self.workspace_id}|{self.key}"
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Reserve ``charge`` only if the deployment's day stays within ``cap`` (and the
+    workspace's within ``workspace_cap``, when set); checked and written atomically."""
+
+    charge: Charge
+    cap: Decimal
+    workspace_cap: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class LedgerTotals:
+    """A deployment's UTC day in the spend ledger: ``spent`` and ``reserved`` (in flight)."""
+
+    spent: Decimal
+    reserved: Decimal
+
+    @property
+    def committed(self) -> Decimal:
+        return self.spent + self.reserved
+
+
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -208,6 +283,14 @@ def _first_error_line(exc: Exception) -> str:
             where = ".".join(str(p) for p in errors[0].get("loc", ())) or "the state"
             return f"{where}: {errors[0].get('msg', 'invalid')}"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def _over_cap(whose: str, cap: Decimal, committed: Decimal, amount: Decimal) -> str:
+    left = max(cap - committed, Decimal(0))
+    return (f"This costs {format_money(amount)}, but only {format_money(left)} is left of the "
+            f"{whose} {format_money(cap)} daily spend cap today ({format_money(committed)} "
+            "already spent or in flight). Make the batch smaller, or wait until the cap resets "
+            "at midnight UTC. Nothing was sent.")
 
 
 def _spent(state: WorkflowState) -> Decimal:
@@ -232,6 +315,11 @@ class WorkspaceStore:
             ) from None
         self._secret = parsed.password if isinstance(parsed.password, str) else None
         self.url = parsed.render_as_string(hide_password=True)
+        self._file: Path | None = None
+        self._reserve_lock = threading.Lock()
+        if parsed.get_backend_name() == "sqlite" and (parsed.database or "") not in ("", ":memory:") \
+                and not (parsed.database or "").startswith("file:"):
+            self._file = Path(parsed.database or "").expanduser().resolve()
         try:
             self._engine = self._make_engine(parsed, echo)
         except (SQLAlchemyError, ImportError, OSError) as exc:
@@ -274,6 +362,11 @@ class WorkspaceStore:
 
         @sa.event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record) -> None:
+            if not memory:
+                # We emit BEGIN ourselves (below), so a reservation can take the write lock
+                # up front with BEGIN IMMEDIATE (SQLAlchemy's documented pysqlite recipe).
+                # In memory there is one shared connection; the store's own lock serialises.
+                dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             try:
                 if not memory:
@@ -282,6 +375,12 @@ class WorkspaceStore:
                 cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
             finally:
                 cursor.close()
+
+        if not memory:
+            @sa.event.listens_for(engine, "begin")
+            def _begin(conn) -> None:
+                immediate = conn.get_execution_options().get("immediate")
+                conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
 
@@ -309,9 +408,16 @@ class WorkspaceStore:
         return redact(first, self._secret)
 
     def _run(self, what: str, fn: Callable[[], _T]) -> _T:
+        if self._file is not None and not self._file.exists():
+            # SQLite would go on writing into the deleted file's inode: lost at the next
+            # restart. Say so at once instead.
+            raise StoreError(
+                f"Could not {what}: the workspace database file {self._file} is gone "
+                "(deleted or moved). Nothing can be saved until the app is restarted; "
+                "paid actions are off.")
         try:
             return fn()
-        except StoreError:
+        except (StoreError, SpendCapExceeded):
             raise
         except SQLAlchemyError as exc:
             raise StoreError(f"Could not {what} (workspace store {self.url}): "
@@ -400,68 +506,200 @@ class WorkspaceStore:
                     reason=reason[:2000], quarantined_at=_utcnow()))
 
     def save(self, workspace_id: str, state: WorkflowState,
-             expected_version: int | None = None) -> int:
+             expected_version: int | None = None, *, charges: Sequence[Charge] = (),
+             reserve: Reservation | None = None) -> int:
         """Store ``state`` as the workspace's whole state; return its new version.
 
         Without ``expected_version`` the state overwrites whatever is stored (the row is
         created if missing). With it, the save only happens if the stored version is exactly
         ``expected_version`` (0 means "must not exist yet"); otherwise :class:`StaleWorkspace`
         is raised and nothing is written.
+
+        ``charges`` are written to the spend ledger in the same transaction. ``reserve``
+        adds one more, but only if the deployment's day (and the workspace's) stays within
+        its cap; that check and the write hold the ledger's lock (SQLite ``BEGIN IMMEDIATE``,
+        a PostgreSQL advisory lock), so two tabs, workspaces or replicas can never together
+        pass the cap: otherwise :class:`~batchcore.errors.SpendCapExceeded` and nothing is
+        written.
         """
         if not is_valid_workspace_id(workspace_id):
             raise StoreError("Cannot save: the workspace id is not valid.")
         if not isinstance(state, WorkflowState):
             raise TypeError("save() needs a WorkflowState")
         text = state.model_dump_json()
-        if expected_version is None:
-            return self._run("save the workspace", lambda: self._overwrite(workspace_id, text))
-        if isinstance(expected_version, bool) or not isinstance(expected_version, int) \
-                or expected_version < 0:
+        if expected_version is not None and (
+                isinstance(expected_version, bool) or not isinstance(expected_version, int)
+                or expected_version < 0):
             raise ValueError("expected_version must be a whole number ≥ 0 or None")
+        if reserve is not None:
+            return self._run("reserve the spend and save the workspace", lambda: self._locked(
+                reserve.charge.deployment,
+                lambda conn: self._reserve_and_save(conn, workspace_id, text, expected_version,
+                                                    (*charges, reserve.charge), reserve)))
+        if expected_version is None:
+            return self._run("save the workspace",
+                             lambda: self._overwrite(workspace_id, text, charges))
         return self._run("save the workspace",
-                         lambda: self._save_if(workspace_id, text, expected_version))
+                         lambda: self._save_if(workspace_id, text, expected_version, charges))
 
-    def _overwrite(self, workspace_id: str, text: str) -> int:
+    def _locked(self, deployment: str, fn: Callable[[Connection], _T]) -> _T:
+        """Run ``fn`` in one transaction holding the spend ledger's lock for ``deployment``."""
+        with self._reserve_lock, self._engine.connect() as conn:
+            conn = conn.execution_options(immediate=True)
+            with conn.begin():
+                if self.dialect == "postgresql":
+                    key = int.from_bytes(hashlib.sha256(deployment.encode()).digest()[:8],
+                                         "big", signed=True)
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+                return fn(conn)
+
+    def _reserve_and_save(self, conn: Connection, workspace_id: str, text: str,
+                          expected: int | None, rows: Sequence[Charge],
+                          reserve: Reservation) -> int:
+        charge = reserve.charge
+        day = self._committed(conn, charges.c.deployment == charge.deployment, charge.day,
+                              exclude=charge.id)
+        if day + charge.amount > reserve.cap:
+            raise SpendCapExceeded(_over_cap("deployment's", reserve.cap, day, charge.amount))
+        if reserve.workspace_cap is not None:
+            mine = self._committed(conn, sa.and_(charges.c.deployment == charge.deployment,
+                                                 charges.c.workspace_id == workspace_id),
+                                   charge.day, exclude=charge.id)
+            if mine + charge.amount > reserve.workspace_cap:
+                raise SpendCapExceeded(_over_cap("workspace's", reserve.workspace_cap, mine,
+                                                 charge.amount))
+        now = _utcnow()
+        if expected is None:
+            version = self._update(conn, workspace_id, text, now, None)
+            if version is None:
+                conn.execute(workspaces.insert().values(
+                    id=workspace_id, state=text, version=1, created_at=now, updated_at=now))
+                version = 1
+        else:
+            version = self._update(conn, workspace_id, text, now, expected)
+            if version is None:
+                self._stale(workspace_id, expected, self._version(conn, workspace_id))
+        self._write_charges(conn, rows, now)
+        return version
+
+    @staticmethod
+    def _committed(conn: Connection, where: sa.ColumnElement[bool], day: str,
+                   exclude: str) -> Decimal:
+        micros = conn.execute(
+            sa.select(sa.func.coalesce(sa.func.sum(charges.c.micros), 0))
+            .where(where, sa.or_(charges.c.day == day, charges.c.open.is_(True)),
+                   charges.c.id != exclude)
+        ).scalar_one()
+        return Decimal(int(micros)) / _MICROS
+
+    @staticmethod
+    def _update(conn: Connection, workspace_id: str, text: str, now: datetime,
+                expected: int | None) -> int | None:
+        where = [workspaces.c.id == workspace_id]
+        if expected is not None:
+            where.append(workspaces.c.version == expected)
+        version = conn.execute(
+            workspaces.update().where(*where)
+            .values(state=text, version=workspaces.c.version + 1, updated_at=now)
+            .returning(workspaces.c.version)
+        ).scalar()
+        return None if version is None else int(version)
+
+    @staticmethod
+    def _write_charges(conn: Connection, rows: Sequence[Charge], now: datetime) -> None:
+        for c in rows:
+            values = dict(workspace_id=c.workspace_id, deployment=c.deployment, day=c.day,
+                          kind=c.kind, state=c.state, micros=to_micros(c.amount), open=c.open,
+                          owner=c.owner, updated_at=now)
+            done = conn.execute(charges.update().where(charges.c.id == c.id).values(**values))
+            if done.rowcount == 0:
+                conn.execute(charges.insert().values(id=c.id, **values))
+
+    def ledger_totals(self, deployment: str, day: str, workspace_id: str | None = None
+                      ) -> LedgerTotals:
+        """What the spend ledger counts for ``deployment`` on UTC ``day`` (optionally one
+        workspace's share): spent, and reserved (sent, not answered yet)."""
+        def fetch() -> LedgerTotals:
+            where = [charges.c.deployment == deployment,
+                     sa.or_(charges.c.day == day, charges.c.open.is_(True))]
+            if workspace_id is not None:
+                where.append(charges.c.workspace_id == workspace_id)
+            reserved_states = ("reserved", "sent")
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(charges.c.state, sa.func.sum(charges.c.micros))
+                    .where(*where).group_by(charges.c.state)).all()
+            spent = sum((int(m) for st_, m in rows if st_ not in reserved_states), 0)
+            reserved = sum((int(m) for st_, m in rows if st_ in reserved_states), 0)
+            return LedgerTotals(spent=Decimal(spent) / _MICROS,
+                                reserved=Decimal(reserved) / _MICROS)
+
+        return self._run("read the spend ledger", fetch)
+
+    def open_workspaces(self, deployment: str) -> list[str]:
+        """Workspaces with paid work still open on ``deployment`` (to resume after a restart)."""
+        def fetch() -> list[str]:
+            with self._engine.connect() as conn:
+                return list(conn.execute(
+                    sa.select(charges.c.workspace_id).distinct()
+                    .where(charges.c.deployment == deployment, charges.c.open.is_(True))
+                ).scalars())
+
+        return self._run("read the spend ledger", fetch)
+
+    def version(self, workspace_id: str) -> int | None:
+        """The stored version of a workspace (cheap: to see whether another tab or the
+        background worker changed it), or None when it does not exist."""
+        if not is_valid_workspace_id(workspace_id):
+            return None
+
+        def fetch() -> int | None:
+            with self._engine.connect() as conn:
+                return self._version(conn, workspace_id)
+
+        return self._run("read the workspace", fetch)
+
+    def _overwrite(self, workspace_id: str, text: str, rows: Sequence[Charge] = ()) -> int:
         for _ in range(_WRITE_ATTEMPTS):
             now = _utcnow()
             try:
                 with self._engine.begin() as conn:
-                    version = conn.execute(
-                        workspaces.update().where(workspaces.c.id == workspace_id)
-                        .values(state=text, version=workspaces.c.version + 1, updated_at=now)
-                        .returning(workspaces.c.version)
-                    ).scalar()
-                    if version is not None:
-                        return int(version)
-                    conn.execute(workspaces.insert().values(
-                        id=workspace_id, state=text, version=1, created_at=now, updated_at=now))
-                    return 1
+                    version = self._update(conn, workspace_id, text, now, None)
+                    if version is None:
+                        conn.execute(workspaces.insert().values(
+                            id=workspace_id, state=text, version=1, created_at=now,
+                            updated_at=now))
+                        version = 1
+                    self._write_charges(conn, rows, now)
+                    return version
             except IntegrityError:  # created concurrently: update it on the next attempt
                 continue
         raise StoreError("Could not save the workspace: it kept changing underneath; try again.")
 
-    def _save_if(self, workspace_id: str, text: str, expected: int) -> int:
+    def _save_if(self, workspace_id: str, text: str, expected: int,
+                 rows: Sequence[Charge] = ()) -> int:
         now = _utcnow()
         if expected == 0:
             try:
                 with self._engine.begin() as conn:
                     conn.execute(workspaces.insert().values(
                         id=workspace_id, state=text, version=1, created_at=now, updated_at=now))
+                    self._write_charges(conn, rows, now)
                 return 1
             except IntegrityError:
                 with self._engine.connect() as conn:
                     current = self._version(conn, workspace_id)
         else:
             with self._engine.begin() as conn:
-                version = conn.execute(
-                    workspaces.update()
-                    .where(workspaces.c.id == workspace_id, workspaces.c.version == expected)
-                    .values(state=text, version=expected + 1, updated_at=now)
-                    .returning(workspaces.c.version)
-                ).scalar()
+                version = self._update(conn, workspace_id, text, now, expected)
                 if version is not None:
-                    return int(version)
+                    self._write_charges(conn, rows, now)
+                    return version
                 current = self._version(conn, workspace_id)
+        self._stale(workspace_id, expected, current)
+
+    @staticmethod
+    def _stale(workspace_id: str, expected: int, current: int | None) -> NoReturn:
         if current is None:
             message = ("This workspace was deleted or set aside in another tab or window; "
                        "your change was not saved. Start a new workspace.")

@@ -141,8 +141,9 @@ class Submission(_Frozen):
     stalled: bool = False
     #: the server's progress (0–1) while it is being polled
     progress: float | None = None
-    #: who confirmed it (the signed-in email, or "")
+    #: who confirmed it (the signed-in email, or "") and on which backend ("mock" or its URL)
     owner: str = ""
+    deployment: str = ""
 
     @field_validator("state", mode="before")
     @classmethod
@@ -242,6 +243,8 @@ class WorkflowState(_Frozen):
     #: earlier finished submissions of a hash that was submitted again (after a new dry-run);
     #: kept so spend and history still count them
     past_submissions: tuple[Submission, ...] = ()
+    #: the signed-in person it belongs to ("" without sign-in: the whole team's)
+    owner: str = ""
 
 
 def all_submissions(state: WorkflowState) -> list[Submission]:

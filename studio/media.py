@@ -10,27 +10,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from batchcore import BatchStudioError
+from batchcore.service_layer import services
 from batchcore.uploads import square_preview
 from batchcore.workflow import Reference
 
 from .runtime import Runtime
+from .state import THUMBS_KEY
 
-_THUMBS = "_ref_thumbnails"
-
-
-def remember_thumbnail(url: str, data: bytes) -> None:
-    """Keep the thumbnail made at upload time, so chips need no fetch."""
-    st.session_state.setdefault(_THUMBS, {})[url] = data
 
 
 @st.cache_data(max_entries=500, show_spinner=False)
 def _fetch(_rt: Runtime, url: str) -> bytes | None:
-    try:
-        data = _rt.client.fetch_asset(url)
-    except (BatchStudioError, ValueError):
-        return None
-    return data or None
+    return services.fetch_asset(_rt, url)
 
 
 @st.cache_data(max_entries=200, show_spinner=False)
@@ -40,7 +31,7 @@ def _square(data: bytes) -> bytes:
 
 def reference_thumbnail(rt: Runtime, ref: Reference) -> bytes | None:
     """A square preview of a reference image (so chips of any shape line up), or None."""
-    data = st.session_state.get(_THUMBS, {}).get(ref.url) or _fetch(
+    data = st.session_state.get(THUMBS_KEY, {}).get(ref.url) or _fetch(
         rt, ref.thumbnail_url or ref.url)
     return _square(data) if data else None
 

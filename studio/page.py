@@ -8,7 +8,6 @@ Prompts, file names and server messages are always drawn as plain text (``st.tex
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from decimal import Decimal
 
 import pandas as pd
 import streamlit as st
@@ -18,14 +17,9 @@ from batchcore import (
     MAX_VARIANTS,
     PRICE_PER_IMAGE,
     VIDEO_PRICES,
-    BatchStudioError,
     ParseResult,
-    attach_refs,
-    begin_image_submission,
-    can_generate,
     current_hash,
     describe_receipt,
-    format_batch,
     format_money,
     image_cost,
     in_flight,
@@ -34,17 +28,16 @@ from batchcore import (
     render_log,
     rows_from_records,
     video_confirmation_ok,
-    with_draft,
 )
 from batchcore import generation as gen
-from batchcore.jobs import process_token, token_may_be_alive
-from batchcore.spend import check_spend, spend_gate, spend_today
-from batchcore.workflow import Inputs, Reference, WorkflowState, append_log, approve
-from batchcore.statuslog import log_entry
+from batchcore.service_layer import services
+from batchcore.service_layer.services import Notice
+from batchcore.workflow import Inputs, WorkflowState, unfetched
 
 from . import media
 from .runtime import Runtime
-from .state import commit, current
+from .state import current, dismiss, keep, notices, ws
+from batchcore.plaintext import plain
 
 MODES = ["Single", "Batch"]
 GRID_COLUMNS = ["scene_id", "prompt", "variants"]
@@ -52,6 +45,20 @@ GRID_COLUMNS = ["scene_id", "prompt", "variants"]
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+_DRAW = {"error": st.error, "warning": st.warning, "info": st.info, "success": st.success}
+
+
+def show_notices(section: str) -> None:
+    """What the services said in this section; it stays until the person dismisses it."""
+    items: list[Notice] = notices(section)
+    for n in items:
+        _DRAW[n.level](plain(n.text))
+    if items and any(n.level in ("error", "warning") for n in items):
+        if st.button("Dismiss", key=f"dismiss_{section}"):
+            dismiss(section)
+            st.rerun()
 
 
 # --- header -------------------------------------------------------------------------------
@@ -63,21 +70,26 @@ def header(rt: Runtime) -> None:
                "confirm every paid step.")
     if rt.settings.use_mock:
         st.info(f"**Mock mode — no real cost.** Calls go to the built-in emulator "
-                f"({rt.settings.mock_reason}).", icon="🧪")
+                f"({plain(rt.settings.mock_reason)}).", icon=":material/science:")
+    else:
+        st.warning("**Real backend — real cost.** Paid steps are billed to the orchestrator "
+                   "account.", icon=":material/payments:")
     with st.sidebar:
         st.subheader("Backend")
         for label, value in rt.settings.describe().items():
             st.text(f"{label}: {value}")
         for problem in rt.settings.problems:
-            st.warning(problem)
+            st.warning(plain(problem))
+        if not rt.settings.use_mock:
+            st.caption("Everyone who can open this app spends from one shared daily cap. "
+                       "Protect a shared deployment with sign-in or the host's viewer "
+                       "allow-list (see the README).")
 
 
 # --- 1. upload zone ---------------------------------------------------------------------
 
 
 def upload_zone(rt: Runtime) -> None:
-    from batchcore.uploads import BackendUploader, upload_references
-
     st.header("1. Reference images")
     state = current()
     files = st.file_uploader(
@@ -88,29 +100,11 @@ def upload_zone(rt: Runtime) -> None:
     fresh = [f for f in files if f.file_id not in done]
     if fresh:
         with st.spinner("Checking and uploading…"):
-            report = upload_references(
-                [(f.name, f.getvalue()) for f in fresh],
-                BackendUploader(rt.client.upload_references),
-                already=len(state.references),
-            )
+            out = keep(services.add_references(rt, ws(), [(f.name, f.getvalue()) for f in fresh]),
+                       "upload")
         done.update(f.file_id for f in fresh)
-        notes = [r.reason for r in report.refused]
-        if report.error is not None:
-            notes.append(str(report.error))
-        st.session_state["upload_notes"] = notes
-        if report.uploaded:
-            refs = list(state.references)
-            for image, up in zip(report.accepted, report.uploaded):
-                refs.append(Reference(name=image.safe_name, url=up.url,
-                                      thumbnail_url=up.thumbnail_url or "", size=image.size,
-                                      mime=image.mime, sha256=image.sha256))
-                media.remember_thumbnail(up.url, image.thumbnail)
-            state = commit(rt, _with_refs(state, tuple(refs)))
-            state = commit(rt, append_log(state, log_entry(
-                "uploaded", f"{len(report.uploaded)} reference image(s): "
-                + ", ".join(r.safe_name for r in report.accepted))))
-    for note in st.session_state.get("upload_notes", []):
-        st.warning(note, icon="⚠️")
+        state = out.ws.state
+    show_notices("upload")
     if state.references:
         st.caption(f"{len(state.references)} reference image(s), attached to every row:")
         cols = st.columns(min(len(state.references), 6))
@@ -121,17 +115,9 @@ def upload_zone(rt: Runtime) -> None:
                     st.image(thumb, width=72)
                 st.text(ref.name)
                 if st.button("Remove", key=f"rm_ref_{i}_{ref.sha256[:8]}",
-                             help=f"Remove {ref.name}"):
-                    refs = tuple(r for r in state.references if r is not ref)
-                    commit(rt, _with_refs(state, refs))
+                             help=f"Remove reference {i + 1}"):
+                    keep(services.remove_reference(rt, ws(), ref.url), "upload")
                     st.rerun()
-
-
-def _with_refs(state: WorkflowState, refs: tuple[Reference, ...]) -> WorkflowState:
-    """New references change every row's ref_urls, so the draft (and its hash) changes too."""
-    urls = [r.url for r in refs]
-    draft = state.draft.model_copy(update={"rows": tuple(attach_refs(state.draft.rows, urls))})
-    return state.model_copy(update={"references": refs, "draft": draft})
 
 
 # --- 2. prompts -------------------------------------------------------------------------
@@ -155,7 +141,6 @@ def prompts(rt: Runtime) -> None:
     _restore_widgets(state.inputs)
     choice = st.radio("Mode", MODES, key="mode", horizontal=True)
     mode = "single" if choice == "Single" else "batch"
-    urls = [r.url for r in state.references]
     inputs = state.inputs.model_copy(update={"mode": mode})
 
     if mode == "single":
@@ -188,11 +173,8 @@ def prompts(rt: Runtime) -> None:
             st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
         parsed, stale = _batch_draft(inputs)
 
-    rows = attach_refs(parsed.rows, urls)
-    parsed = ParseResult(rows=rows, errors=parsed.errors)
-    new = with_draft(state.model_copy(update={"inputs": inputs}), mode, parsed)
-    state = commit(rt, new)
-    st.session_state["draft_stale"] = stale
+    state = keep(services.update_inputs(rt, ws(), inputs, parsed), "prompts").ws.state
+    show_notices("prompts")
     _preview(state, parsed, stale)
 
 
@@ -246,7 +228,7 @@ def _preview(state: WorkflowState, parsed: ParseResult, stale: bool) -> None:
               help=f"{format_money(PRICE_PER_IMAGE)} per image")
     grid_errors = [e for e in state.draft.errors if e.message.startswith("(grid row")]
     for e in grid_errors:
-        st.error(e.message)
+        st.error(plain(e.message))
 
 
 # --- 3. actions ---------------------------------------------------------------------------
@@ -257,14 +239,11 @@ def actions(rt: Runtime) -> None:
     state = current()
     now = _now()
     hash_ = current_hash(state, now)
-    gate = can_generate(state, hash_, now)
-    stale = st.session_state.get("draft_stale", False)
+    spend = services.spend_view(rt, ws(), now)
+    gate = services.generate_gate(rt, ws(), spend, now)
+    stale = state.inputs.mode == "batch" and state.inputs.parsed_text is not None \
+        and state.inputs.parsed_text != state.inputs.batch_text
     cost = image_cost(state.draft.rows)
-    spend = spend_gate(state, cost, rt.settings.daily_cap, now) if state.draft.rows else None
-    if gate and spend is not None and not spend:
-        gate = spend
-    if gate and stale:
-        gate = gate.model_copy(update={"allowed": False, "reason": "Press Parse again first."})
 
     can_dry = bool(state.draft.rows) and not state.draft.errors and not stale
     c1, c2, c3 = st.columns([1, 1, 2])
@@ -272,76 +251,68 @@ def actions(rt: Runtime) -> None:
         dry = st.button("Dry-Run Images", key="dry_run", disabled=not can_dry,
                         width="stretch")
     with c2:
-        gen_click = st.button(f"Generate Images", key="generate", type="primary",
+        gen_click = st.button("Generate Images", key="generate", type="primary",
                               disabled=not gate, width="stretch")
     with c3:
         if not gate:
-            st.caption(f"Generate Images is off: {gate.reason}")
+            st.caption(f"Generate Images is off: {plain(gate.reason)}")
         else:
             st.caption(f"Ready: {len(state.draft.rows)} rows, "
                        f"{sum(r.variants for r in state.draft.rows)} images, "
                        f"{format_money(cost)}. You will confirm before anything is spent.")
     if dry:
-        st.session_state.pop("action_error", None)
-        _dry_run(rt, state, hash_)
+        dismiss("actions")
+        with st.spinner("Dry-run…"):
+            keep(services.dry_run(rt, ws(), now), "actions")
         st.rerun()
     if gen_click and gate:
         st.session_state["confirm_images"] = hash_
     receipt = current().receipts.get(hash_)
     if receipt is not None:
         st.success(f"Dry-run receipt: {describe_receipt(receipt)} — hash {receipt.batch_hash[:12]}… "
-                   f"at {receipt.created_at:%H:%M:%S} UTC", icon="🧾")
+                   f"at {receipt.created_at:%H:%M:%S} UTC", icon=":material/receipt_long:")
         if receipt.server_estimated_cost is not None and \
                 receipt.server_estimated_cost != receipt.estimated_cost:
             st.caption(f"The server estimated {format_money(receipt.server_estimated_cost)}; "
                        "our own count is the one shown.")
-    _spend_line(rt, state)
+    st.caption(plain(spend.describe()))
+    if spend.durable_note:
+        st.warning(spend.durable_note)
+    if spend.problem:
+        st.error(plain(f"The spend ledger cannot be read, so paid actions are off: {spend.problem}"))
+    show_notices("actions")
     outcome_notices(rt)
     if st.session_state.get("confirm_images") == hash_:
         confirm_images(rt, hash_)
 
 
 def outcome_notices(rt: Runtime) -> None:
-    """Errors and unfinished outcomes stay on screen until the person dismisses them."""
+    """Unfinished or failed paid work stays on screen until the person dismisses it."""
     state = current()
     seen: set[str] = st.session_state.setdefault("dismissed", set())
-    error = st.session_state.get("action_error")
-    if error:
-        st.error(error)
-        if st.button("Dismiss", key="dismiss_action_error"):
-            st.session_state.pop("action_error", None)
+    for sub in unfetched(state):
+        what = "Images" if sub.kind == "images" else "Videos"
+        st.warning(plain(f"{what} ({format_money(sub.cost)}): {sub.fetch_problem or 'billed — results not fetched yet.'}"),
+                   icon=":material/cloud_sync:")
+        if st.button("Fetch results again", key=f"fetch_{sub.batch_hash[:16]}"):
+            keep(services.fetch_results_again(rt, ws(), sub.batch_hash), "actions")
             st.rerun()
     for sub in state.submissions.values():
-        if sub.state not in ("failed", "outcome_unknown") or sub.batch_hash in seen:
+        if sub.state not in ("failed", "outcome_unknown", "rejected", "not_sent") \
+                or sub.key in seen:
             continue
         what = "Image generation" if sub.kind == "images" else "Video generation"
         if sub.state == "outcome_unknown":
-            st.error(f"{what}: outcome unknown. {sub.message}", icon="❓")
+            st.error(plain(f"{what}: outcome unknown. {sub.message}"), icon=":material/help:")
+        elif sub.state == "not_sent":
+            st.warning(plain(f"{what} was not sent. {sub.message}"))
+        elif sub.state == "rejected":
+            st.error(plain(f"{what} was refused by the server. {sub.message}"))
         else:
-            st.error(f"{what} failed. {sub.message}")
+            st.error(plain(f"{what} failed. {sub.message}"))
         if st.button("Dismiss", key=f"dismiss_{sub.batch_hash[:16]}"):
-            seen.add(sub.batch_hash)
+            seen.add(sub.key)
             st.rerun()
-
-
-def _spend_line(rt: Runtime, state: WorkflowState) -> None:
-    s = spend_today(state, cap=rt.settings.daily_cap)
-    st.caption(f"Today's spend: {format_money(s.spent)} spent, {format_money(s.reserved)} "
-               f"reserved, {format_money(s.left)} left of the {format_money(s.cap)} daily cap.")
-
-
-def _dry_run(rt: Runtime, state: WorkflowState, hash_: str) -> None:
-    rows = list(state.draft.rows)
-    try:
-        with st.spinner("Dry-run…"):
-            result = rt.client.dry_run_images(rows, batch_hash=hash_)
-    except BatchStudioError as exc:
-        st.session_state["action_error"] = f"Dry-run failed: {exc}"
-        st.session_state.pop("dismissed", None)
-        commit(rt, append_log(state, log_entry("failed", f"dry-run: {exc}",
-                                               job_id=hash_[:12])))
-        return
-    commit(rt, gen.after_dry_run(state, state.draft.mode, rows, result))
 
 
 @st.dialog("Confirm paid image generation")
@@ -358,37 +329,17 @@ def confirm_images(rt: Runtime, hash_: str) -> None:
                                 "cost": format_money(PRICE_PER_IMAGE * r.variants)}
                                for r in rows]), hide_index=True, width="stretch")
     if not rt.settings.use_mock:
-        st.warning("This is the real backend: it will be billed.", icon="💳")
+        st.warning("This is the real backend: it will be billed.", icon=":material/payments:")
     c1, c2 = st.columns(2)
     if c1.button(f"Confirm — spend {format_money(receipt.estimated_cost)}", type="primary",
                  key="confirm_images_go"):
         st.session_state.pop("confirm_images", None)
-        start_images(rt, hash_)
+        dismiss("actions")
+        keep(services.confirm_images(rt, ws(), hash_), "actions")
         st.rerun()
     if c2.button("Cancel", key="confirm_images_cancel"):
         st.session_state.pop("confirm_images", None)
         st.rerun()
-
-
-def start_images(rt: Runtime, hash_: str) -> None:
-    """Consume the receipt, then start the one live call in the background."""
-    state = current()
-    now = _now()
-    try:
-        state, receipt = begin_image_submission(
-            state, hash_, now, runner=process_token(),
-            cap_check=lambda s, cost: check_spend(s, cost, rt.settings.daily_cap, now))
-    except BatchStudioError as exc:
-        st.session_state["action_error"] = str(exc)
-        return
-    rows = list(receipt.rows)
-    state = commit(rt, state)
-    st.session_state.setdefault("job_rows", {})[hash_] = rows
-    started = rt.runner.start(hash_, "images",
-                              lambda job: gen.run_images(rt.client, rows, hash_, job,
-                                                         poll_every=rt.settings.poll_interval))
-    if not started:
-        st.session_state["action_error"] = "This batch is already being generated."
 
 
 # --- thumbnails and approvals -----------------------------------------------------------
@@ -402,7 +353,7 @@ def thumbnails(rt: Runtime) -> None:
     st.header("4. Approve one image per scene")
     for scene, images in state.images.items():
         approved = state.approvals.get(scene)
-        st.subheader(scene, anchor=False)
+        st.markdown(f"**{plain(scene)}**")
         if images and images[0].prompt:
             st.text(images[0].prompt)
         cols = st.columns(max(len(images), 3))
@@ -414,17 +365,15 @@ def thumbnails(rt: Runtime) -> None:
                     st.image(data, width=240)
                 else:
                     st.caption(f"#{image.variant}: the image could not be loaded")
-                label = f"Approve {scene} #{image.variant}"
+                label = f"Approve {plain(scene)} #{image.variant}"
                 if st.button(label, key=f"approve_{scene}_{image.variant}",
                              type="primary" if is_pick else "secondary",
                              width="stretch"):
-                    new = approve(current(), image)
-                    commit(rt, append_log(new, log_entry(
-                        "approved", f"variant #{image.variant}", job_id=image.job_id,
-                        scene_id=scene)))
+                    keep(services.approve_image(rt, ws(), scene, image.variant), "approve")
                     st.rerun()
                 if is_pick:
                     st.markdown("**✓ Approved**")
+    show_notices("approve")
 
 
 # --- video --------------------------------------------------------------------------------
@@ -441,6 +390,7 @@ def video(rt: Runtime) -> None:
             st.session_state["video_dialog"] = True
         if busy:
             st.caption("Videos are being generated — see the status log.")
+        show_notices("video")
         if st.session_state.get("video_dialog"):
             video_dialog(rt)
     if state.videos:
@@ -455,7 +405,7 @@ def video(rt: Runtime) -> None:
                     else:
                         st.caption("The clip could not be loaded.")
                 elif clip.error:
-                    st.caption(clip.error)
+                    st.text(clip.error)
 
 
 @st.dialog("Generate video", width="large")
@@ -480,23 +430,20 @@ def video_dialog(rt: Runtime) -> None:
     typed = st.text_input(f"Type the number of clips ({plan.clips}) to confirm",
                           key="video_typed")
     ok = video_confirmation_ok(typed, plan.clips)
-    spend = spend_gate(state, plan.cost, rt.settings.daily_cap)
-    if not spend:
-        st.error(spend.reason)
+    if typed.strip() and not ok:
+        st.error(plain(f"Type exactly {plan.clips} to confirm; you typed {typed.strip()!r}."))
+    spend = services.spend_view(rt, ws())
+    if not spend.allows(plan.cost):
+        st.error(plain(f"This costs {format_money(plan.cost)}: more than is left under the "
+                       f"daily spend cap. {spend.describe()}"))
     b1, b2 = st.columns(2)
     if b1.button(f"Confirm — spend {format_money(plan.cost)}", type="primary",
-                 key="video_go", disabled=not (ok and spend)):
-        try:
-            new, hash_ = gen.begin_video_submission(
-                state, plan, typed,
-                cap_check=lambda s, cost: check_spend(s, cost, rt.settings.daily_cap),
-                runner=process_token())
-        except BatchStudioError as exc:
-            st.error(str(exc))
+                 key="video_go", disabled=not (ok and spend.allows(plan.cost))):
+        out = keep(services.confirm_videos(rt, ws(), plan, typed), "video")
+        if any(n.level == "error" for n in out.notices):
+            for n in out.notices:
+                st.error(plain(n.text))
             return
-        commit(rt, new)
-        rt.runner.start(hash_, "videos", lambda job: gen.run_videos(
-            rt.client, plan, hash_, job, poll_every=rt.settings.poll_interval))
         st.session_state.pop("video_dialog", None)
         st.session_state.pop("video_typed", None)
         st.rerun()
@@ -511,22 +458,24 @@ def video_dialog(rt: Runtime) -> None:
 def status_log(rt: Runtime) -> None:
     st.header("Status log")
     state = current()
-    jobs = {s.batch_hash for s in in_flight(state)}
-    every = 1.0 if jobs else None
+    every = 1.0 if in_flight(state) else None
 
     @st.fragment(run_every=every)
     def live() -> None:
-        if poll_jobs(rt):
+        before = current()
+        out = keep(services.sync(rt, ws()))
+        if out.changed or bool(in_flight(before)) != bool(in_flight(out.ws.state)):
             st.rerun(scope="app")
-        s = current()
+        s = out.ws.state
         for sub in in_flight(s):
             job = rt.runner.get(sub.batch_hash)
             elapsed = f"{job.elapsed:.0f} s" if job else "…"
             what = "images" if sub.kind == "images" else "videos"
-            st.info(f"Generating {what} ({format_money(sub.cost)}) — {elapsed} elapsed.",
-                    icon="⏳")
-            if job is not None and job.progress is not None:
-                st.progress(job.progress)
+            word = {"reserved": "Reserved", "sent": "Sent", "accepted": "Billed; fetching"}[sub.state]
+            st.info(f"{word}: generating {what} ({format_money(sub.cost)}) — {elapsed} elapsed.",
+                    icon=":material/hourglass_top:")
+            if sub.progress is not None:
+                st.progress(min(max(sub.progress, 0.0), 1.0))
         if s.log:
             st.code(render_log(s.log[-300:], newest_first=True), language=None,
                     wrap_lines=True, height=360 if len(s.log) > 14 else "content")
@@ -537,90 +486,25 @@ def status_log(rt: Runtime) -> None:
     live()
 
 
-def poll_jobs(rt: Runtime) -> bool:
-    """Fold progress and finished jobs into the state; True when a job finished."""
-    state = current()
-    finished = False
-    rows_by_hash = st.session_state.get("job_rows", {})
-    for sub in in_flight(state):
-        job = rt.runner.get(sub.batch_hash)
-        if job is None:
-            continue
-        if job.state == "running":
-            state = gen.drain_events(state, job)
-            continue
-        rows = rows_by_hash.get(sub.batch_hash) or \
-            list(state.receipts[sub.batch_hash].rows if sub.batch_hash in state.receipts else ())
-        state = gen.apply_job(state, job, rows)
-        rt.runner.forget(sub.batch_hash)
-        finished = True
-    commit(rt, state)
-    return finished
-
-
-def reconcile(rt: Runtime) -> None:
-    """After a restart: poll again what can be polled; the rest is outcome unknown."""
-    state = current()
-    now = _now()
-    known = {s.batch_hash for s in in_flight(state) if rt.runner.get(s.batch_hash) is not None}
-    grace = rt.settings.live_read_timeout + 120
-
-    def alive(sub) -> bool:
-        return token_may_be_alive(sub.runner, (now - sub.started_at).total_seconds(), grace)
-
-    new, resumable = gen.reconcile_orphans(state, known, now, alive=alive)
-    for sub in resumable:
-        rt.runner.start(sub.batch_hash, sub.kind,
-                        lambda job, sub=sub: gen.resume_polling(
-                            rt.client, sub, job, poll_every=rt.settings.poll_interval))
-    if new != state:
-        commit(rt, new)
-
-
 # --- exports, imports and retries ---------------------------------------------------------
 
 
-def load_batch_text(rt: Runtime, text: str, note: str) -> None:
-    """Put ``text`` into Batch mode as a new, parsed batch (it needs its own dry-run)."""
-    state = current()
-    result = parse_batch(text)
-    inputs = state.inputs.model_copy(update={
-        "mode": "batch", "batch_text": text, "parsed_text": text,
-        "grid": tuple({"scene_id": r.scene_id, "prompt": r.prompt, "variants": r.variants}
-                      for r in result.rows),
-    })
-    commit(rt, append_log(state.model_copy(update={"inputs": inputs}), log_entry("loaded", note)))
-    st.session_state["_widgets_restored"] = False
-    st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
-
-
 def retry_failed(rt: Runtime) -> None:
-    """Offer a new batch of just the rows that failed in the last image run."""
-    from batchcore.retry_rows import plan_retry
-
-    state = current()
-    subs = [s for s in state.submissions.values() if s.kind == "images"
-            and s.state in ("partial", "failed") and s.batch_hash in state.receipts]
-    if not subs:
+    """Offer a new batch of just the rows the server said failed in the last image run."""
+    names = services.failed_rows(ws())
+    if not names:
         return
-    last = max(subs, key=lambda s: s.started_at)
-    rows = state.receipts[last.batch_hash].rows
-    failures = {r.scene_id: "failed" for r in rows if r.scene_id not in state.images}
-    plan = plan_retry(rows, failures, state.images)
-    if not plan.rows:
-        return
-    names = ", ".join(r.scene_id for r in plan.rows)
-    st.warning(f"{len(plan.rows)} row(s) failed: {names}.", icon="⚠️")
+    st.warning(plain(f"{len(names)} row(s) failed: {', '.join(names)}."))
     if st.button("Retry failed rows", key="retry_failed"):
-        load_batch_text(rt, format_batch(plan.rows),
-                        f"retry of {len(plan.rows)} failed row(s): {names}")
+        keep(services.retry_failed_rows(rt, ws()), "prompts")
+        st.session_state["_widgets_restored"] = False
+        st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
         st.rerun()
 
 
 def exports(rt: Runtime) -> None:
     from batchcore.exports import (
         approved_zip,
-        import_manifest,
         manifest_csv,
         manifest_json,
         manifest_records,
@@ -640,7 +524,8 @@ def exports(rt: Runtime) -> None:
         # A prepared ZIP belongs to the approvals it was made from; new picks need a new one.
         picks = tuple(sorted((s, a.image.url) for s, a in state.approvals.items()))
         if records and c3.button("Prepare ZIP of approved images", key="zip"):
-            st.session_state["zip_bytes"] = (picks, approved_zip(state, rt.client.fetch_asset))
+            st.session_state["zip_bytes"] = (
+                picks, approved_zip(state, lambda url: services.download_asset(rt, url)))
         made = st.session_state.get("zip_bytes")
         if made and made[0] == picks:
             c3.download_button("Download ZIP", made[1],
@@ -652,11 +537,10 @@ def exports(rt: Runtime) -> None:
         upload = st.file_uploader("Import a manifest (CSV or JSON) as a new batch",
                                   type=["csv", "json"], key="manifest_upload")
         if upload is not None and st.button("Import as new batch", key="import_manifest"):
-            text = upload.getvalue().decode("utf-8-sig", errors="replace")
-            result = import_manifest(text)
-            for e in result.errors:
-                st.error(str(e))
-            if result.rows:
-                load_batch_text(rt, format_batch(result.rows),
-                                f"imported {len(result.rows)} row(s) from {upload.name}")
+            out = keep(services.import_manifest(rt, ws(), upload.name, upload.getvalue()),
+                       "import")
+            if out.ws.state.inputs.parsed_text != state.inputs.parsed_text:
+                st.session_state["_widgets_restored"] = False
+                st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
                 st.rerun()
+        show_notices("import")

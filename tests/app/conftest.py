@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from batchcore.workflow import in_flight
 from studio.runtime import latest_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +63,8 @@ def emulator():
 
 
 def texts(at: AppTest) -> str:
-    """Every piece of visible text on the page, joined (for 'is this said?' checks)."""
+    """Every piece of visible text on the page, joined (for 'is this said?' checks), with
+    the markdown escapes of ``batchcore.plaintext.plain`` undone: what a person reads."""
     parts = []
     for kind in ("markdown", "caption", "text", "code", "success", "info", "warning", "error",
                  "header", "subheader", "title", "metric"):
@@ -70,7 +73,10 @@ def texts(at: AppTest) -> str:
             if kind == "metric":
                 value = f"{el.label} {el.value}"
             parts.append(str(value if value is not None else getattr(el, "body", "")))
-    return "\n".join(parts)
+    return _UNESCAPE.sub(r"\1", "\n".join(parts))
+
+
+_UNESCAPE = re.compile(r"\\([\\`*_{}\[\]<>#|~:$=&+\-.)])")
 
 
 def enter_batch(at: AppTest, text: str = EXAMPLE) -> AppTest:
@@ -99,7 +105,7 @@ def wait_until_idle(at: AppTest, tries: int = 200) -> AppTest:
                 rt.runner.wait(job.key, timeout=30)
         at.run()
         state = at.session_state["wf"]
-        if not any(s.state == "in_flight" for s in state.submissions.values()):
+        if not in_flight(state):
             return at
         time.sleep(0.02)
     raise AssertionError("the page never finished its jobs")
@@ -107,3 +113,8 @@ def wait_until_idle(at: AppTest, tries: int = 200) -> AppTest:
 
 def approve_buttons(at: AppTest):
     return [b for b in at.button if str(b.label).startswith("Approve ")]
+
+
+def label(button) -> str:
+    """A button's label as a person reads it (markdown escapes undone)."""
+    return _UNESCAPE.sub(r"\1", str(button.label))

@@ -9,6 +9,7 @@ from tests.app.conftest import (
     dry_run,
     emulator,
     enter_batch,
+    label,
     texts,
     wait_until_idle,
 )
@@ -51,7 +52,7 @@ def test_live_returns_at_most_3_thumbnails_per_row(app):
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    labels = sorted(b.label for b in approve_buttons(app))
+    labels = sorted(label(b) for b in approve_buttons(app))
     assert labels == sorted([
         "Approve SCENE-001 #1", "Approve SCENE-001 #2",
         "Approve SCENE-002 #1", "Approve SCENE-002 #2", "Approve SCENE-002 #3",

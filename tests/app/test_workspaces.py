@@ -8,7 +8,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from batchcore.store import WorkspaceStore
-from batchcore.workflow import begin_image_submission, make_receipt, record_dry_run
+from batchcore.workflow import begin_image_submission, make_receipt, mark_sent, record_dry_run
 from tests.app.conftest import (
     confirm_generate,
     dry_run,
@@ -54,6 +54,7 @@ def test_restart_mid_call_marks_outcome_unknown_and_sends_nothing(tmp_path):
     state = with_draft(WorkflowState(), "batch", parse_batch("A-1 | a prompt | 2"))
     receipt = make_receipt("batch", rows)
     state, _ = begin_image_submission(record_dry_run(state, receipt), receipt.batch_hash)
+    state = mark_sent(state, receipt.batch_hash)  # it had left when the app stopped
     wid = store.new_workspace(state)
     at = _reopen(tmp_path, wid, restart=True)
     sub = at.session_state["wf"].submissions[receipt.batch_hash]
@@ -104,7 +105,7 @@ def test_restart_while_polling_resumes_polling_and_bills_once(tmp_path):
         old.wait("", timeout=0.05)
     at.run()
     sub = next(iter(at.session_state["wf"].submissions.values()))
-    assert sub.poll_ids and sub.state == "in_flight"
+    assert sub.poll_ids and sub.state == "accepted"
     # The process "restarts": its runner (and the thread polling) is gone; the server is not.
     rt.runner = JobRunner()
     wid = at.query_params["w"][0] if isinstance(at.query_params["w"], list) else at.query_params["w"]

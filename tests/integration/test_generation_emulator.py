@@ -190,7 +190,7 @@ def test_brief_run_images_polls_until_done_and_records_the_final_images():
     # queued, running (0%), running (50%, same word: not logged again), completed
     assert statuses(job) == [
         ("submitted", "", "2 rows sent for live generation"),
-        ("queued", "", "the server queued the batch; polling its status"),
+        ("accepted", "", "the server accepted the batch (billed); fetching results"),
         ("queued", "", "queued 0%"),
         ("running", "", "running 0%"),
         ("completed", "", "completed 100%"),
@@ -230,8 +230,9 @@ def test_brief_partial_failure_logs_the_servers_row_error():
     assert line.message.startswith("Image generation failed for B")
 
 
-def test_brief_run_images_polling_timeout_is_outcome_unknown_though_billed():
-    """poll_for=0: polling stops after one poll, the run is outcome unknown, and the ledger shows it was billed."""
+def test_brief_run_images_polling_timeout_stays_billed_and_fetchable():
+    """poll_for=0: polling stops after one poll; the run stays accepted (billed, as the ledger
+    shows) and is offered "Fetch results again", never a resend."""
     emu, client = make(profile="brief")
     with client:
         state, hash_ = submit_images(client)
@@ -239,7 +240,8 @@ def test_brief_run_images_polling_timeout_is_outcome_unknown_though_billed():
     assert job.result.timed_out and job.result.final.status is JobStatus.QUEUED
     new = gen.apply_job(state, job, ROWS, now=NOW)
     sub = new.submissions[hash_]
-    assert (sub.state, sub.message) == ("outcome_unknown", "still running when we stopped polling")
+    assert (sub.state, sub.stalled) == ("accepted", True)
+    assert sub.fetch_problem.startswith("billed — results not fetched yet")
     assert emu.ledger.total() == Decimal("0.006")  # billed when accepted
 
 
@@ -255,7 +257,7 @@ def test_resume_polling_images_after_a_restart_finishes_without_sending_anything
         gen.run_images(client, ROWS, hash_, first, poll_every=0.01, poll_for=0, sleep=no_sleep)
         # The page drained the job's lines (and its job id) while it ran; then the process died.
         state = gen.drain_events(state, first)
-        assert state.submissions[hash_].state == "in_flight"
+        assert state.submissions[hash_].state == "accepted"
         assert state.submissions[hash_].poll_ids == first.poll_ids
 
         state, resumable = gen.reconcile_orphans(state, set(), NOW, alive=lambda s: False)
@@ -340,15 +342,15 @@ def test_run_videos_partial_failure_shows_the_clip_error():
     assert sub.actual_cost >= emu.ledger.total("videos")
 
 
-def test_run_videos_polling_timeout_is_outcome_unknown():
-    """poll_for=0: the clips are still queued when polling stops, so the outcome is unknown."""
+def test_run_videos_polling_timeout_stays_billed_and_fetchable():
+    """poll_for=0: the clips are still queued when polling stops: billed, offered a fetch."""
     emu, client = make()
     with client:
         state, hash_, plan = submit_videos(approved_images(emu, client))
         job = run_videos(client, plan, hash_, poll_for=0)
     assert job.result.timed_out
     new = gen.apply_job(state, job, now=NOW)
-    assert new.submissions[hash_].state == "outcome_unknown"
+    assert new.submissions[hash_].state == "accepted" and new.submissions[hash_].stalled
     assert {c.status for c in new.videos.values()} == {"queued"}
     assert emu.ledger.total("videos") == Decimal("0.20")  # billed when accepted
 
@@ -401,7 +403,7 @@ def test_run_videos_501_fails_the_clips_and_bills_nothing():
     runner.shutdown()
     assert isinstance(job.error, NotImplementedByBackend)
     new = gen.apply_job(state, job, now=NOW)
-    assert new.submissions[hash_].state == "failed"
+    assert new.submissions[hash_].state == "rejected"
     assert {c.status for c in new.videos.values()} == {"error"}
     assert "nothing was billed" in new.videos["A"].error
     assert emu.ledger.total("videos") == 0
@@ -452,8 +454,9 @@ def test_resume_polling_videos_after_a_restart_finishes_without_sending_anything
     assert {c.batch_id for c in new.videos.values()} == {first.batch_id}
 
 
-def test_resume_polling_that_times_out_again_stays_outcome_unknown():
-    """A resumed poll with no time left ends outcome unknown, still without sending anything paid."""
+def test_resume_polling_that_times_out_again_stays_billed_and_fetchable():
+    """A resumed poll with no time left stays accepted (billed, fetchable), still without
+    sending anything paid."""
     emu, client = make(profile="brief")
     with client:
         state, hash_ = submit_images(client)
@@ -465,4 +468,5 @@ def test_resume_polling_that_times_out_again_stays_outcome_unknown():
         again = Job(key=hash_, kind="images")
         again.result = gen.resume_polling(client, sub, again, poll_for=0, sleep=no_sleep)
     assert again.result.timed_out and emu.ledger.charges == billed
-    assert gen.apply_job(state, again, ROWS, now=NOW).submissions[hash_].state == "outcome_unknown"
+    after = gen.apply_job(state, again, ROWS, now=NOW).submissions[hash_]
+    assert after.state == "accepted" and after.stalled

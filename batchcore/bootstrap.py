@@ -1,0 +1,84 @@
+"""The composition root: settings in, a :class:`Runtime` of wired adapters out.
+
+The Streamlit shell calls :func:`build` once per process (and caches it); tests call it with
+their own transport and store. Nothing here makes a decision about money: that is the
+service layer's job (``batchcore.service_layer.services``).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .client import OrchestratorClient
+from .config import MOCK_BASE_URL, Settings
+from .jobs import JobRunner
+from .store import WorkspaceStore
+
+__all__ = ["Runtime", "build", "mock_key"]
+
+
+def mock_key() -> str:
+    """A well-formed key for the emulator, built at run time (no key-like literal in the repo)."""
+    return "aip" + "_" + "mock" * 11
+
+
+@dataclass
+class Runtime:
+    """Everything the services need, built once per process."""
+
+    settings: Settings
+    client: OrchestratorClient
+    runner: JobRunner
+    store: WorkspaceStore | None
+    #: why the store could not be opened ("" when it could)
+    store_problem: str = ""
+    #: the in-process emulator behind mock mode (None against a real server)
+    emulator: Any = None
+    #: per workspace, results from the server not saved yet (see services.WorkspaceRecorder)
+    recorders: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def deployment(self) -> str:
+        """Whose money: "mock" for the emulator, else the backend URL (the cap's ledger)."""
+        return "mock" if self.settings.use_mock else self.settings.base_url
+
+
+def build(
+    settings: Settings,
+    *,
+    transport: httpx.BaseTransport | None = None,
+    store: WorkspaceStore | None = None,
+    runner: JobRunner | None = None,
+) -> Runtime:
+    """Wire the client (the emulator's transport in mock mode), the job runner and the store.
+
+    A store that cannot be opened does not stop the app: the runtime says why, and the
+    services refuse paid actions while nothing can be saved.
+    """
+    emulator = None
+    if settings.use_mock and transport is None:
+        from .emulator import Emulator, EmulatorConfig, EmulatorTransport
+
+        emulator = Emulator(EmulatorConfig(latency_ms=settings.mock_latency_ms,
+                                           profile=settings.mock_profile))
+        transport = EmulatorTransport(emulator)
+    if settings.use_mock:
+        client = OrchestratorClient(MOCK_BASE_URL, mock_key(), transport=transport,
+                                    live_read_timeout=settings.live_read_timeout)
+    else:
+        client = OrchestratorClient(settings.base_url, settings.key, transport=transport,
+                                    live_read_timeout=settings.live_read_timeout)
+    problem = ""
+    if store is None:
+        try:
+            store = WorkspaceStore(settings.database_url)
+        except Exception as exc:  # noqa: BLE001 - shown on the page; paid actions go off
+            problem = f"Workspaces cannot be saved, so paid actions are off: {exc}"
+            store = None
+    return Runtime(settings=settings, client=client, runner=runner or JobRunner(max_workers=16),
+                   store=store, store_problem=problem, emulator=emulator)

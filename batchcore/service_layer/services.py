@@ -1,0 +1,828 @@
+"""One function per thing a person does; the page calls these and draws what they return.
+
+Every service takes the :class:`~batchcore.bootstrap.Runtime` (the ports: client, store,
+runner) and a :class:`Workspace` (its id, state and stored version) and returns an
+:class:`Outcome`: the workspace as it is now, plus the notices to show. Services never
+raise for something a person did or a server said; a notice says it.
+
+Money rules, enforced here and nowhere else:
+
+* a paid submission is *reserved* in the store (the deployment-wide daily cap checked and
+  the workspace saved in one locked transaction) before anything is sent; if that cannot be
+  saved, nothing is sent;
+* the background worker writes every step (sent, accepted, each poll, the outcome) to the
+  stored workspace itself (load → fold → save with the optimistic version, retried on a
+  conflict), whether or not any page is open; a save that fails is retried, kept in memory
+  meanwhile, and said on the page, and paid actions are off until it succeeds;
+* accepted work is never resent: a failing status check keeps it billed and polling, and
+  "Fetch results again" only polls.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from decimal import Decimal
+from functools import reduce
+from typing import Literal
+
+from .. import generation as gen
+from ..bootstrap import Runtime
+from ..errors import BatchStudioError, GuardrailError, SpendCapExceeded, StoreError, TransportError
+from ..exports import import_manifest as parse_manifest
+from ..jobs import Job, process_token, token_may_be_alive
+from ..pricing import format_money, image_cost
+from ..retry_rows import plan_retry
+from ..rows import BatchRow, ParseResult, attach_refs, format_batch, parse_batch
+from ..spend import counted_amount, utc_day
+from ..statuslog import log_entry
+from ..store import Charge, LoadResult, Reservation, StaleWorkspace
+from ..uploads import BackendUploader, upload_references
+from ..workflow import (
+    Gate,
+    Inputs,
+    Reference,
+    Submission,
+    WorkflowState,
+    all_submissions,
+    append_log,
+    approve,
+    begin_image_submission,
+    can_generate,
+    current_hash,
+    in_flight,
+    mark_sent,
+    resume_fetching,
+    unfetched,
+    with_draft,
+)
+
+__all__ = [
+    "Fold",
+    "Notice",
+    "Outcome",
+    "SpendView",
+    "Workspace",
+    "WorkspaceRecorder",
+    "add_references",
+    "approve_image",
+    "confirm_images",
+    "confirm_videos",
+    "download_asset",
+    "dry_run",
+    "failed_rows",
+    "may_spend",
+    "fetch_asset",
+    "fetch_results_again",
+    "generate_gate",
+    "import_manifest",
+    "load_batch",
+    "new_workspace",
+    "open_workspace",
+    "remove_reference",
+    "resume_all",
+    "retry_failed_rows",
+    "spend_view",
+    "sync",
+    "update_inputs",
+]
+
+Fold = Callable[[WorkflowState], WorkflowState]
+Level = Literal["error", "warning", "info", "success"]
+
+
+def _now(now: datetime | None = None) -> datetime:
+    return now if now is not None else datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something to tell the person: ``level`` says how, ``text`` is plain text."""
+
+    level: Level
+    text: str
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The workspace a page shows: its id ("" when it is not stored), state and version."""
+
+    id: str
+    state: WorkflowState
+    version: int | None = None
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a service did: the workspace now, and what to tell the person."""
+
+    ws: Workspace
+    notices: tuple[Notice, ...] = ()
+    saved: bool = True
+    #: thumbnails made while checking uploads (url → PNG bytes), so chips need no fetch
+    thumbnails: dict[str, bytes] = field(default_factory=dict)
+    #: True when finished work landed (the page redraws everything)
+    changed: bool = False
+
+
+def _error(text: str) -> tuple[Notice, ...]:
+    return (Notice("error", text),)
+
+
+# --- the spend ledger ----------------------------------------------------------------------
+
+
+def _charge(rt: Runtime, workspace_id: str, sub: Submission) -> Charge:
+    return Charge(workspace_id=workspace_id, key=sub.key,
+                  deployment=sub.deployment or rt.deployment, day=utc_day(sub.started_at),
+                  kind=sub.kind, state=sub.state, amount=counted_amount(sub), open=sub.open,
+                  owner=sub.owner)
+
+
+def _changed_charges(rt: Runtime, workspace_id: str, old: WorkflowState,
+                     new: WorkflowState) -> list[Charge]:
+    """The ledger rows a change of state moves (submissions whose state or amounts moved)."""
+    before = {s.key: s for s in all_submissions(old)}
+    return [_charge(rt, workspace_id, s) for s in all_submissions(new)
+            if before.get(s.key) != s]
+
+
+# --- saving ---------------------------------------------------------------------------------
+
+
+def _commit(rt: Runtime, ws: Workspace, fold: Fold, *, attempts: int = 4) -> Outcome:
+    """Apply ``fold`` and save; on a conflict (another tab, the worker) reload and apply it
+    again to the newer state. A failed save is said at once and the state kept in memory."""
+    new = fold(ws.state)
+    if new == ws.state:
+        return Outcome(ws)
+    if rt.store is None or not ws.id:
+        return Outcome(replace(ws, state=new), _error(
+            "This change is kept on this page only: workspaces cannot be saved here. "
+            + (rt.store_problem or "")), saved=False)
+    for _ in range(attempts):
+        try:
+            version = rt.store.save(ws.id, new, ws.version,
+                                    charges=_changed_charges(rt, ws.id, ws.state, new))
+            return Outcome(Workspace(ws.id, new, version, ws.owner))
+        except StaleWorkspace:
+            loaded = _load(rt, ws.id)
+            if loaded is None or not loaded.ok:
+                break
+            ws = Workspace(ws.id, loaded.state, loaded.version, ws.owner)
+            new = fold(ws.state)
+        except StoreError as exc:
+            return Outcome(replace(ws, state=new), _error(
+                f"This change could not be saved: {exc} It is kept on this page only; "
+                "paid actions are off until the workspace can be saved."), saved=False)
+    return Outcome(replace(ws, state=new), _error(
+        "This change could not be saved: the workspace kept changing in another tab. "
+        "It is kept on this page only; reload the page."), saved=False)
+
+
+def _load(rt: Runtime, workspace_id: str) -> LoadResult | None:
+    if rt.store is None:
+        return None
+    try:
+        return rt.store.load(workspace_id)
+    except StoreError:
+        return None
+
+
+class WorkspaceRecorder:
+    """Writes what a background job learns into the stored workspace, in order.
+
+    ``record(fold)`` queues the fold and saves every queued fold on top of the stored state
+    (load → apply → save with its version; a conflict is retried). When the store fails,
+    the folds stay queued in memory (``pending``) and ``problem`` says why; the next
+    ``record`` or ``flush`` tries again, and the page shows it meanwhile.
+    """
+
+    def __init__(self, rt: Runtime, workspace_id: str) -> None:
+        self._rt = rt
+        self.workspace_id = workspace_id
+        self.pending: list[Fold] = []
+        self.problem = ""
+        self._lock = threading.Lock()
+
+    def record(self, fold: Fold) -> bool:
+        with self._lock:
+            self.pending.append(fold)
+            return self._flush()
+
+    def flush(self) -> bool:
+        with self._lock:
+            return self._flush()
+
+    def _flush(self) -> bool:
+        store = self._rt.store
+        if not self.pending:
+            return True
+        if store is None:
+            self.problem = "there is no workspace store"
+            return False
+        for _ in range(8):
+            try:
+                loaded = store.load(self.workspace_id)
+                if not loaded.ok:
+                    self.problem = loaded.problem or "the workspace could not be read"
+                    return False
+                new = reduce(lambda s, f: f(s), self.pending, loaded.state)
+                store.save(self.workspace_id, new, loaded.version,
+                           charges=_changed_charges(self._rt, self.workspace_id,
+                                                    loaded.state, new))
+            except StaleWorkspace:
+                continue
+            except StoreError as exc:
+                self.problem = str(exc)
+                return False
+            self.pending.clear()
+            self.problem = ""
+            return True
+        self.problem = "the workspace kept changing underneath"
+        return False
+
+    def flush_until_saved(self, *, tries: int = 10, sleep: Callable[[float], None] = time.sleep
+                          ) -> bool:
+        """Keep trying (1, 2, 4 … 30 s apart) until the results are saved."""
+        delay = 1.0
+        for _ in range(tries):
+            if self.flush():
+                return True
+            sleep(delay)
+            delay = min(delay * 2, 30.0)
+        return False
+
+
+def _recorder(rt: Runtime, workspace_id: str) -> WorkspaceRecorder:
+    with rt.lock:
+        rec = rt.recorders.get(workspace_id)
+        if rec is None:
+            rec = rt.recorders[workspace_id] = WorkspaceRecorder(rt, workspace_id)
+        return rec
+
+
+def _unsaved(rt: Runtime, ws: Workspace) -> WorkspaceRecorder | None:
+    rec = rt.recorders.get(ws.id)
+    return rec if rec is not None and rec.pending else None
+
+
+# --- opening, syncing, reconciling -------------------------------------------------------
+
+
+def new_workspace(rt: Runtime, owner: str = "") -> Outcome:
+    """A new, empty workspace (stored at once so its link works)."""
+    state = WorkflowState(owner=owner)
+    if rt.store is None:
+        return Outcome(Workspace("", state, None, owner), _error(rt.store_problem))
+    try:
+        return Outcome(Workspace(rt.store.new_workspace(state), state, 1, owner))
+    except StoreError as exc:
+        return Outcome(Workspace("", state, None, owner), _error(
+            f"Workspaces are unavailable: {exc} Nothing you do here can be saved, so paid "
+            "actions are off."), saved=False)
+
+
+def open_workspace(rt: Runtime, workspace_id: str, owner: str = "") -> Outcome:
+    """The workspace of a link (``?w=``), or a new one with a sentence saying why."""
+    if not workspace_id:
+        return new_workspace(rt, owner)
+    if rt.store is None:
+        return new_workspace(rt, owner)
+    try:
+        loaded = rt.store.load(workspace_id)
+    except StoreError as exc:
+        return Outcome(Workspace("", WorkflowState(owner=owner), None, owner), _error(
+            f"Workspaces are unavailable: {exc}"), saved=False)
+    if not loaded.ok:
+        fresh = new_workspace(rt, owner)
+        return replace(fresh, notices=(Notice("warning", loaded.problem or ""), *fresh.notices))
+    if loaded.state.owner and loaded.state.owner != owner:
+        fresh = new_workspace(rt, owner)
+        return replace(fresh, notices=(Notice(
+            "warning", "That workspace belongs to another account; a new workspace was "
+            "started."), *fresh.notices))
+    ws = Workspace(workspace_id, loaded.state, loaded.version, owner)
+    return sync(rt, ws)
+
+
+def sync(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outcome:
+    """Bring the page's copy up to date: unsaved results retried, the stored version taken
+    when another tab or the worker changed it, orphaned paid work reconciled."""
+    notices: list[Notice] = []
+    rec = _unsaved(rt, ws)
+    if rec is not None and not rec.flush():
+        notices.append(Notice("error", (
+            f"{len(rec.pending)} update(s) from the server could not be saved yet: "
+            f"{rec.problem} They are kept in memory and retried; paid actions are off until "
+            "they are saved.")))
+    changed = False
+    if rt.store is not None and ws.id:
+        try:
+            version = rt.store.version(ws.id)
+        except StoreError as exc:
+            return Outcome(ws, (*notices, Notice("error", f"The workspace cannot be read: {exc}")),
+                           saved=False)
+        if version is not None and version != ws.version:
+            loaded = _load(rt, ws.id)
+            if loaded is not None and loaded.ok:
+                changed = _finished(ws.state) != _finished(loaded.state)
+                ws = Workspace(ws.id, loaded.state, loaded.version, ws.owner)
+    out = _reconcile(rt, ws, now)
+    return Outcome(out.ws, (*notices, *out.notices), saved=out.saved,
+                   changed=changed or out.changed)
+
+
+def _finished(state: WorkflowState) -> tuple[tuple[str, str, bool], ...]:
+    return tuple((s.key, s.state, s.stalled) for s in all_submissions(state))
+
+
+def _reconcile(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outcome:
+    """Paid work nobody runs any more (the app restarted): never sent → not sent; sent and
+    unanswered → outcome unknown; accepted with ids → polled again (never resent)."""
+    if not in_flight(ws.state):
+        return Outcome(ws)
+    moment = _now(now)
+    running = {s.batch_hash for s in in_flight(ws.state)
+               if (job := rt.runner.get(s.batch_hash)) is not None and job.state == "running"}
+    grace = rt.settings.live_read_timeout + 120
+
+    def alive(sub: Submission) -> bool:
+        return token_may_be_alive(sub.runner, (moment - sub.started_at).total_seconds(), grace)
+
+    def fold(state: WorkflowState) -> WorkflowState:
+        return gen.reconcile_orphans(state, running, moment, alive=alive)[0]
+
+    _, resumable = gen.reconcile_orphans(ws.state, running, moment, alive=alive)
+    out = _commit(rt, ws, fold)
+    for sub in resumable:
+        _start_resume(rt, out.ws.id, sub)
+    return out
+
+
+def resume_all(rt: Runtime) -> int:
+    """After a restart: reconcile every workspace with paid work still open on this
+    backend, whether or not a page opens it. Returns how many were looked at."""
+    if rt.store is None:
+        return 0
+    try:
+        ids = rt.store.open_workspaces(rt.deployment)
+    except StoreError:
+        return 0
+    for workspace_id in ids:
+        loaded = _load(rt, workspace_id)
+        if loaded is not None and loaded.ok:
+            _reconcile(rt, Workspace(workspace_id, loaded.state, loaded.version))
+    return len(ids)
+
+
+# --- references and the draft --------------------------------------------------------------
+
+
+def _with_refs(state: WorkflowState, refs: tuple[Reference, ...]) -> WorkflowState:
+    """New references change every row's ref_urls, so the draft (and its hash) changes too."""
+    urls = [r.url for r in refs]
+    draft = state.draft.model_copy(update={"rows": tuple(attach_refs(state.draft.rows, urls))})
+    return state.model_copy(update={"references": refs, "draft": draft})
+
+
+def add_references(rt: Runtime, ws: Workspace, files: Sequence[tuple[str, bytes]]) -> Outcome:
+    """Check the files, upload the good ones, attach them to every row; say what was refused."""
+    report = upload_references(files, BackendUploader(rt.client.upload_references),
+                               already=len(ws.state.references))
+    notices = [Notice("warning", r.reason) for r in report.refused]
+    if report.error is not None:
+        notices.append(Notice("error", f"Upload failed: {report.error}"))
+    if not report.uploaded:
+        return Outcome(ws, tuple(notices))
+    new_refs = tuple(
+        Reference(name=image.safe_name, url=up.url, thumbnail_url=up.thumbnail_url or "",
+                  size=image.size, mime=image.mime, sha256=image.sha256)
+        for image, up in zip(report.accepted, report.uploaded))
+    names = ", ".join(r.name for r in new_refs)
+
+    def fold(state: WorkflowState) -> WorkflowState:
+        known = {r.url for r in state.references}
+        refs = state.references + tuple(r for r in new_refs if r.url not in known)
+        return append_log(_with_refs(state, refs), log_entry(
+            "uploaded", f"{len(new_refs)} reference image(s): {names}"))
+
+    out = _commit(rt, ws, fold)
+    thumbs = {up.url: image.thumbnail for image, up in zip(report.accepted, report.uploaded)}
+    return replace(out, notices=(*notices, *out.notices), thumbnails=thumbs)
+
+
+def remove_reference(rt: Runtime, ws: Workspace, url: str) -> Outcome:
+    """Detach one reference from every row (the batch hash changes with it)."""
+    def fold(state: WorkflowState) -> WorkflowState:
+        return _with_refs(state, tuple(r for r in state.references if r.url != url))
+
+    return _commit(rt, ws, fold)
+
+
+def update_inputs(rt: Runtime, ws: Workspace, inputs: Inputs, parsed: ParseResult) -> Outcome:
+    """What the person typed (kept so a refresh restores it) and the checked draft."""
+    def fold(state: WorkflowState) -> WorkflowState:
+        urls = [r.url for r in state.references]
+        checked = ParseResult(rows=attach_refs(parsed.rows, urls), errors=parsed.errors)
+        return with_draft(state.model_copy(update={"inputs": inputs}), inputs.mode, checked)
+
+    return _commit(rt, ws, fold)
+
+
+def load_batch(rt: Runtime, ws: Workspace, text: str, note: str) -> Outcome:
+    """Put ``text`` into Batch mode as a new, parsed batch (it needs its own dry-run)."""
+    result = parse_batch(text)
+
+    def fold(state: WorkflowState) -> WorkflowState:
+        inputs = state.inputs.model_copy(update={
+            "mode": "batch", "batch_text": text, "parsed_text": text,
+            "grid": tuple({"scene_id": r.scene_id, "prompt": r.prompt, "variants": r.variants}
+                          for r in result.rows),
+        })
+        urls = [r.url for r in state.references]
+        checked = ParseResult(rows=attach_refs(result.rows, urls), errors=result.errors)
+        new = with_draft(state.model_copy(update={"inputs": inputs}), "batch", checked)
+        return append_log(new, log_entry("loaded", note))
+
+    return _commit(rt, ws, fold)
+
+
+def import_manifest(rt: Runtime, ws: Workspace, name: str, data: bytes) -> Outcome:
+    """A CSV or JSON manifest as a new batch; every refused record is said."""
+    text = data.decode("utf-8-sig", errors="replace")
+    result = parse_manifest(text)
+    notices = [Notice("error", str(e)) for e in result.errors]
+    if not result.rows:
+        return Outcome(ws, (*notices, Notice("error", f"Nothing to import from {name}.")))
+    out = load_batch(rt, ws, format_batch(result.rows),
+                     f"imported {len(result.rows)} row(s) from {name}"
+                     + (f"; {len(result.errors)} refused" if result.errors else ""))
+    return replace(out, notices=(*notices, *out.notices))
+
+
+def retry_failed_rows(rt: Runtime, ws: Workspace) -> Outcome:
+    """A new batch of just the rows the server said failed in the last image run."""
+    state = ws.state
+    subs = [s for s in state.submissions.values() if s.kind == "images"
+            and s.state in ("partial", "failed") and s.batch_hash in state.receipts]
+    if not subs:
+        return Outcome(ws, (Notice("info", "No failed rows to retry."),))
+    last = max(subs, key=lambda s: s.started_at)
+    rows = state.receipts[last.batch_hash].rows
+    failures = {r.scene_id: "failed" for r in rows if r.scene_id not in state.images}
+    plan = plan_retry(rows, failures, state.images)
+    if not plan.rows:
+        return Outcome(ws, (Notice("info", "No failed rows to retry."),))
+    names = ", ".join(r.scene_id for r in plan.rows)
+    return load_batch(rt, ws, format_batch(plan.rows),
+                      f"retry of {len(plan.rows)} failed row(s): {names}")
+
+
+def failed_rows(ws: Workspace) -> list[str]:
+    """Scene ids the server said failed in the last image run (offered for a retry)."""
+    state = ws.state
+    subs = [s for s in state.submissions.values() if s.kind == "images"
+            and s.state in ("partial", "failed") and s.batch_hash in state.receipts]
+    if not subs:
+        return []
+    last = max(subs, key=lambda s: s.started_at)
+    return [r.scene_id for r in state.receipts[last.batch_hash].rows
+            if r.scene_id not in state.images]
+
+
+# --- dry-run and the gate --------------------------------------------------------------------
+
+
+def dry_run(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outcome:
+    """Dry-Run Images: free; a receipt for today's hash of the draft, with its cost."""
+    state = ws.state
+    if not state.draft.rows or state.draft.errors:
+        return Outcome(ws, _error("Nothing to dry-run: write a prompt or fix the batch first."))
+    moment = _now(now)
+    hash_ = current_hash(state, moment)
+    rows = list(state.draft.rows)
+    mode = state.draft.mode
+    try:
+        result = rt.client.dry_run_images(rows, batch_hash=hash_)
+    except BatchStudioError as exc:
+        why = str(exc)
+        out = _commit(rt, ws, lambda s: append_log(s, log_entry(
+            "failed", f"dry-run: {why}", job_id=hash_[:12], now=moment)))
+        return replace(out, notices=(*_error(f"Dry-run failed: {why}"), *out.notices))
+    return _commit(rt, ws, lambda s: gen.after_dry_run(s, mode, rows, result, now=moment))
+
+
+@dataclass(frozen=True)
+class SpendView:
+    """Today's money on this backend (the deployment-wide ledger) and this workspace's."""
+
+    mock: bool
+    cap: Decimal
+    spent: Decimal
+    reserved: Decimal
+    workspace_cap: Decimal | None
+    workspace_spent: Decimal
+    durable_note: str = ""
+    problem: str = ""
+
+    @property
+    def left(self) -> Decimal:
+        return max(self.cap - self.spent - self.reserved, Decimal(0))
+
+    def allows(self, cost: Decimal) -> bool:
+        if self.problem:
+            return False
+        if self.spent + self.reserved + cost > self.cap:
+            return False
+        return self.workspace_cap is None or self.workspace_spent + cost <= self.workspace_cap
+
+    def describe(self) -> str:
+        what = "Mock spend (emulator, not real money)" if self.mock else "Today's spend on this backend"
+        text = (f"{what}: {format_money(self.spent)} spent, {format_money(self.reserved)} in "
+                f"flight, {format_money(self.left)} left of the {format_money(self.cap)} daily "
+                "spend cap shared by every workspace (UTC day).")
+        if self.workspace_cap is not None:
+            text += (f" This workspace: {format_money(self.workspace_spent)} of its "
+                     f"{format_money(self.workspace_cap)} cap.")
+        return text
+
+
+def spend_view(rt: Runtime, ws: Workspace, now: datetime | None = None) -> SpendView:
+    cfg = rt.settings
+    durable = ""
+    if not cfg.use_mock and not cfg.database_url:
+        durable = ("The spend cap and workspaces are kept in a local SQLite file, which a hosted "
+                   "app loses on every reboot: set DATABASE_URL to a PostgreSQL database.")
+    if rt.store is None:
+        return SpendView(cfg.use_mock, cfg.daily_cap, Decimal(0), Decimal(0), cfg.workspace_cap,
+                         Decimal(0), durable, problem=rt.store_problem or "no store")
+    day = utc_day(_now(now))
+    try:
+        total = rt.store.ledger_totals(rt.deployment, day)
+        mine = rt.store.ledger_totals(rt.deployment, day, ws.id) if ws.id else None
+    except StoreError as exc:
+        return SpendView(cfg.use_mock, cfg.daily_cap, Decimal(0), Decimal(0), cfg.workspace_cap,
+                         Decimal(0), durable, problem=str(exc))
+    return SpendView(cfg.use_mock, cfg.daily_cap, total.spent, total.reserved, cfg.workspace_cap,
+                     mine.committed if mine else Decimal(0), durable)
+
+
+def may_spend(rt: Runtime, ws: Workspace) -> Gate:
+    """Who may spend, and whether the workspace can be saved (no money moves otherwise)."""
+    if rt.store is None or not ws.id:
+        return Gate(allowed=False, code="no_store", reason=(
+            "Paid actions are off: this workspace cannot be saved. " + (rt.store_problem or "")))
+    rec = _unsaved(rt, ws)
+    if rec is not None:
+        return Gate(allowed=False, code="unsaved", reason=(
+            f"Paid actions are off until the last results are saved: {rec.problem}"))
+    allow = rt.settings.spend_allowlist
+    if allow and ws.owner.lower() not in allow:
+        return Gate(allowed=False, code="not_allowed", reason=(
+            "Your account may look and dry-run, but not spend: ask an admin to add you to "
+            "SPEND_ALLOWLIST."))
+    return Gate(allowed=True)
+
+
+def generate_gate(rt: Runtime, ws: Workspace, spend: SpendView,
+                  now: datetime | None = None) -> Gate:
+    """May Generate Images be pressed now? If not, why (the button says it)."""
+    state = ws.state
+    moment = _now(now)
+    gate = can_generate(state, current_hash(state, moment), moment)
+    if not gate:
+        return gate
+    if state.inputs.mode == "batch" and state.inputs.parsed_text is not None \
+            and state.inputs.parsed_text != state.inputs.batch_text:
+        return Gate(allowed=False, code="stale", reason="Press Parse again first.")
+    who = may_spend(rt, ws)
+    if not who:
+        return who
+    cost = image_cost(state.draft.rows)
+    if not spend.allows(cost):
+        return Gate(allowed=False, code="cap", reason=(
+            f"This costs {format_money(cost)}: more than is left under the daily spend cap. "
+            + spend.describe()))
+    return gate
+
+
+# --- paid images ------------------------------------------------------------------------------
+
+
+def confirm_images(rt: Runtime, ws: Workspace, hash_: str, now: datetime | None = None) -> Outcome:
+    """Confirm → the one live call: reserved and saved first (the cap checked atomically in
+    the store), then sent in the background; nothing is sent when that cannot be saved."""
+    who = may_spend(rt, ws)
+    if not who:
+        return Outcome(ws, _error(who.reason))
+    assert rt.store is not None
+    moment = _now(now)
+    for _ in range(4):
+        try:
+            new, receipt = begin_image_submission(ws.state, hash_, moment,
+                                                  runner=process_token(), owner=ws.owner)
+        except GuardrailError as exc:
+            return Outcome(ws, _error(str(exc)))
+        sub = new.submissions[hash_].model_copy(update={"deployment": rt.deployment})
+        new = new.model_copy(update={"submissions": {**new.submissions, hash_: sub}})
+        new = append_log(new, log_entry(
+            "reserved", f"{receipt.images} image(s), {format_money(receipt.estimated_cost)} "
+            "reserved under the daily cap", job_id=hash_[:12], now=moment))
+        reservation = Reservation(_charge(rt, ws.id, sub), cap=rt.settings.daily_cap,
+                                  workspace_cap=rt.settings.workspace_cap)
+        try:
+            version = rt.store.save(ws.id, new, ws.version, reserve=reservation)
+        except SpendCapExceeded as exc:
+            return Outcome(ws, _error(str(exc)))
+        except StaleWorkspace:
+            loaded = _load(rt, ws.id)
+            if loaded is None or not loaded.ok:
+                return Outcome(ws, _error("Nothing was sent: the workspace could not be read."))
+            ws = Workspace(ws.id, loaded.state, loaded.version, ws.owner)
+            continue
+        except StoreError as exc:
+            return Outcome(ws, _error(
+                f"Nothing was sent: the workspace could not be saved ({exc}). Paid actions "
+                "are off until it can be saved."), saved=False)
+        ws = Workspace(ws.id, new, version, ws.owner)
+        _start_images(rt, ws.id, hash_, list(receipt.rows))
+        return Outcome(ws, (Notice("info", (
+            f"Generating {receipt.images} image(s) for {format_money(receipt.estimated_cost)}"
+            " — results are saved as they arrive, even if you close this page.")),))
+    return Outcome(ws, _error("Nothing was sent: the workspace kept changing in another tab."))
+
+
+def _send_or_refuse(rec: WorkspaceRecorder, hash_: str, on_error: Callable[..., WorkflowState]
+                    ) -> bool:
+    """Save "sent" before sending; if it cannot be saved, do not send (and say why)."""
+    if rec.record(lambda s: mark_sent(s, hash_)):
+        return True
+    problem = TransportError(f"The workspace could not be saved ({rec.problem}), so the paid "
+                             "call was not sent.")
+    rec.record(lambda s: on_error(s, hash_, problem))
+    return False
+
+
+def _start_images(rt: Runtime, workspace_id: str, hash_: str, rows: list[BatchRow]) -> None:
+    rec = _recorder(rt, workspace_id)
+    poll = rt.settings.poll_interval
+
+    def work(job: Job) -> None:
+        job.on_checkpoint = lambda j: rec.record(gen.checkpoint_fold(j))
+        if not _send_or_refuse(rec, hash_, gen.after_image_error):
+            return
+        try:
+            result = gen.run_images(rt.client, rows, hash_, job, poll_every=poll)
+        except BaseException as exc:  # noqa: BLE001 - every failure is recorded
+            seen = gen.checkpoint_fold(job)
+            rec.record(lambda s, e=exc: gen.after_image_error(seen(s), hash_, e))
+        else:
+            seen = gen.checkpoint_fold(job)
+            rec.record(lambda s: gen.after_images(seen(s), hash_, rows, result))
+        rec.flush_until_saved()
+
+    rt.runner.start(hash_, "images", work)
+
+
+def _start_resume(rt: Runtime, workspace_id: str, sub: Submission) -> None:
+    """Poll again a submission the server accepted (after a restart, or "Fetch again")."""
+    rec = _recorder(rt, workspace_id)
+    poll = rt.settings.poll_interval
+    hash_ = sub.batch_hash
+
+    def work(job: Job) -> None:
+        job.on_checkpoint = lambda j: rec.record(gen.checkpoint_fold(j))
+        try:
+            result = gen.resume_polling(rt.client, sub, job, poll_every=poll)
+        except BaseException as exc:  # noqa: BLE001
+            seen = gen.checkpoint_fold(job)
+            rec.record(lambda s, e=exc: gen.after_image_error(seen(s), hash_, e))
+        else:
+            seen = gen.checkpoint_fold(job)
+            if isinstance(result, gen.VideoRunResult):
+                rec.record(lambda s: gen.after_videos(seen(s), hash_, result))
+            else:
+                rec.record(lambda s: gen.after_images(
+                    seen(s), hash_, s.receipts[hash_].rows if hash_ in s.receipts else (),
+                    result))
+        rec.flush_until_saved()
+
+    rt.runner.start(hash_, sub.kind, work)
+
+
+def fetch_results_again(rt: Runtime, ws: Workspace, hash_: str) -> Outcome:
+    """Billed work whose results were not fetched: poll again. Never a resend."""
+    sub = ws.state.submissions.get(hash_)
+    if sub is None or sub not in unfetched(ws.state):
+        return Outcome(ws, (Notice("info", "There is nothing to fetch for this batch."),))
+    if not sub.poll_ids:
+        return Outcome(ws, _error(
+            "The server gave no id to fetch this batch by; check the orchestrator for batch "
+            f"{sub.batch_id or sub.batch_hash[:12]}. It stays counted as billed."))
+    out = _commit(rt, ws, lambda s: append_log(resume_fetching(s, hash_), log_entry(
+        "fetching", "fetching the results again; nothing is resent",
+        job_id=sub.batch_id or hash_[:12])))
+    if out.saved:
+        _start_resume(rt, out.ws.id, out.ws.state.submissions[hash_])
+    return out
+
+
+# --- approvals and videos -------------------------------------------------------------------
+
+
+def approve_image(rt: Runtime, ws: Workspace, scene_id: str, variant: int) -> Outcome:
+    """Approve one image of a scene (it replaces the scene's earlier pick)."""
+    images = ws.state.images.get(scene_id, ())
+    image = next((i for i in images if i.variant == variant), None)
+    if image is None:
+        return Outcome(ws, _error(f"Image #{variant} of {scene_id} is not among the results."))
+
+    def fold(state: WorkflowState) -> WorkflowState:
+        if image not in state.images.get(scene_id, ()):
+            return state
+        return append_log(approve(state, image), log_entry(
+            "approved", f"variant #{variant}", job_id=image.job_id, scene_id=scene_id))
+
+    return _commit(rt, ws, fold)
+
+
+def confirm_videos(rt: Runtime, ws: Workspace, plan: gen.VideoPlan, typed: str,
+                   now: datetime | None = None) -> Outcome:
+    """Confirm the clips after the exact clip count was typed: reserved, then sent."""
+    who = may_spend(rt, ws)
+    if not who:
+        return Outcome(ws, _error(who.reason))
+    assert rt.store is not None
+    moment = _now(now)
+    for _ in range(4):
+        try:
+            new, hash_ = gen.begin_video_submission(ws.state, plan, typed, moment,
+                                                    runner=process_token())
+        except GuardrailError as exc:
+            return Outcome(ws, _error(str(exc)))
+        sub = new.submissions[hash_].model_copy(update={"deployment": rt.deployment,
+                                                         "owner": ws.owner})
+        new = new.model_copy(update={"submissions": {**new.submissions, hash_: sub}})
+        reservation = Reservation(_charge(rt, ws.id, sub), cap=rt.settings.daily_cap,
+                                  workspace_cap=rt.settings.workspace_cap)
+        try:
+            version = rt.store.save(ws.id, new, ws.version, reserve=reservation)
+        except SpendCapExceeded as exc:
+            return Outcome(ws, _error(str(exc)))
+        except StaleWorkspace:
+            loaded = _load(rt, ws.id)
+            if loaded is None or not loaded.ok:
+                return Outcome(ws, _error("Nothing was sent: the workspace could not be read."))
+            ws = Workspace(ws.id, loaded.state, loaded.version, ws.owner)
+            continue
+        except StoreError as exc:
+            return Outcome(ws, _error(
+                f"Nothing was sent: the workspace could not be saved ({exc}). Paid actions "
+                "are off until it can be saved."), saved=False)
+        ws = Workspace(ws.id, new, version, ws.owner)
+        _start_videos(rt, ws.id, hash_, plan)
+        return Outcome(ws, (Notice("info", f"Generating {plan.clips} clip(s) for "
+                                           f"{format_money(plan.cost)}."),))
+    return Outcome(ws, _error("Nothing was sent: the workspace kept changing in another tab."))
+
+
+def _start_videos(rt: Runtime, workspace_id: str, hash_: str, plan: gen.VideoPlan) -> None:
+    rec = _recorder(rt, workspace_id)
+    poll = rt.settings.poll_interval
+
+    def work(job: Job) -> None:
+        job.on_checkpoint = lambda j: rec.record(gen.checkpoint_fold(j))
+        if not _send_or_refuse(rec, hash_, gen.after_video_error):
+            return
+        try:
+            result = gen.run_videos(rt.client, plan, hash_, job, poll_every=poll)
+        except BaseException as exc:  # noqa: BLE001
+            seen = gen.checkpoint_fold(job)
+            rec.record(lambda s, e=exc: gen.after_video_error(seen(s), hash_, e))
+        else:
+            seen = gen.checkpoint_fold(job)
+            rec.record(lambda s: gen.after_videos(seen(s), hash_, result))
+        rec.flush_until_saved()
+
+    rt.runner.start(hash_, "videos", work)
+
+
+# --- assets -----------------------------------------------------------------------------------
+
+
+def download_asset(rt: Runtime, url: str) -> bytes:
+    """The bytes of an image or clip; raises ``BatchStudioError`` saying why not."""
+    return rt.client.fetch_asset(url)
+
+
+def fetch_asset(rt: Runtime, url: str) -> bytes | None:
+    """The bytes of an image or clip the browser cannot load itself, or None."""
+    try:
+        return rt.client.fetch_asset(url) or None
+    except (BatchStudioError, ValueError):
+        return None
