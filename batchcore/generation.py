@@ -166,14 +166,18 @@ def _status_or_none(client: Any, poll_id: str, job: Job, failures: int,
                     scene_id: str = "") -> Any:
     """One status check; a failure is logged (the work stays billed) and gives None."""
     try:
-        return client.job_status(poll_id)
+        status = client.job_status(poll_id)
     except OrchestratorError as exc:
         if failures == 0:
-            _emit(job, log_entry("fetch_failed", f"billed — results not fetched yet: {exc} "
-                                 "Retrying; nothing is resent.", job_id=poll_id,
+            job.fetch_problem = f"billed — results not fetched yet: {exc} Retrying; nothing is resent."
+            _emit(job, log_entry("fetch_failed", job.fetch_problem, job_id=poll_id,
                                  scene_id=scene_id))
             job.checkpoint()
         return None
+    if job.fetch_problem:
+        job.fetch_problem = ""
+        job.checkpoint()
+    return status
 
 
 def _poll_images(
@@ -569,7 +573,7 @@ def checkpoint_fold(job: Job) -> Callable[[WorkflowState], WorkflowState]:
     polled again after a restart), its progress. Each line is taken from the job once."""
     entries = job.take_events()
     key, accepted, batch_id = job.key, job.accepted, job.batch_id
-    poll_ids, progress = dict(job.poll_ids), job.progress
+    poll_ids, progress, problem = dict(job.poll_ids), job.progress, job.fetch_problem
 
     def fold(state: WorkflowState) -> WorkflowState:
         state = append_log(state, *entries) if entries else state
@@ -583,6 +587,8 @@ def checkpoint_fold(job: Job) -> Callable[[WorkflowState], WorkflowState]:
                 sub.model_copy(update={"poll_ids": poll_ids,
                                        "batch_id": sub.batch_id or batch_id}))}})
         state = note_progress(state, key, progress)
+        if accepted and state.submissions[key].fetch_problem != problem:
+            state = note_fetch_problem(state, key, problem)
         scene_job = {scene: j for j, scene in poll_ids.items() if scene}
         if scene_job:
             videos = {k: (v.model_copy(update={"job_id": scene_job[k], "status": "queued"})

@@ -75,6 +75,8 @@ class Job:
     batch_id: str = ""
     #: set once the server answered the paid request with an accepted batch (billed)
     accepted: bool = False
+    #: why the last status check failed ("" once one works again)
+    fetch_problem: str = ""
     #: called by the worker at each point worth saving (the answer came, a poll changed
     #: something); the service layer saves the workspace there
     on_checkpoint: Callable[[Job], None] | None = None
