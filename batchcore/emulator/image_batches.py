@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..pricing import PRICE_PER_IMAGE
 from .ledger import Charge
 from .messages import EmuResponse, json_response
+from .prices import IMAGE_PRICE, RATES, estimate_images
 from .validation import ImageItem, parse_image_batch
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ImageJob", "batch_id_for", "batch_images", "image_job_status", "failure_message"]
 
-_RATE = 0.002  # the server's float rate; our own sums use Decimal
+_RATE = RATES["gemini_image"]  # the server's float rate; the ledger bills Decimal
 
 
 def batch_id_for(items: list[dict[str, Any]], now: datetime) -> str:
@@ -43,13 +43,6 @@ def _normalised(items: tuple[ImageItem, ...]) -> list[dict[str, Any]]:
 
 def failure_message(scene_id: str, what: str = "image") -> str:
     return f"{what.capitalize()} generation failed for {scene_id}: the model returned no {what} (emulated failure)"
-
-
-def _estimate(items: tuple[ImageItem, ...]) -> float:
-    total = 0.0
-    for item in items:
-        total += item.variants * _RATE
-    return total
 
 
 @dataclass
@@ -80,9 +73,9 @@ def batch_images(emu: Emulator, ctx: RequestContext) -> EmuResponse:
         return emu.invalid_schema(ctx)
     now = emu.now()
     batch_id = batch_id_for(_normalised(batch.items), now)
-    estimated = _estimate(batch.items)
+    estimated = estimate_images(i.variants for i in batch.items)
     if batch.run_mode == "live":
-        exact = PRICE_PER_IMAGE * sum(i.variants for i in batch.items)
+        exact = IMAGE_PRICE * sum(i.variants for i in batch.items)
         refused = emu.over_budget(ctx, now, exact, estimated, f"/batch/images/{batch_id}")
         if refused is not None:
             return refused
@@ -109,7 +102,7 @@ def _generate_row(emu: Emulator, ctx: RequestContext, batch_id: str, index: int,
     tint = emu.tint_of(ctx.req.base_url)
     ids = [emu.assets.add_image(item.scene_id, item.prompt, v, item.refs, tint) for v in range(1, item.variants + 1)]
     emu.ledger.add(Charge(
-        kind="images", count=item.variants, amount=PRICE_PER_IMAGE * item.variants,
+        kind="images", count=item.variants, amount=IMAGE_PRICE * item.variants,
         batch_hash=ctx.req.header("x-batch-hash"), batch_id=batch_id, scene_id=item.scene_id,
         at=emu.now(), key_id=ctx.key_id,
     ))
