@@ -155,7 +155,7 @@ class AssetStore:
 
 
 def _hash(*parts: object) -> str:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:20]
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass")).hexdigest()[:20]
 
 
 def _range(header: str | None, size: int) -> tuple[int, int] | None:

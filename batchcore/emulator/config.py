@@ -32,6 +32,12 @@ class EmulatorConfig:
     videos: Literal["planned", "501"] = "planned"
     #: ``"problem"``: RFC 7807 problem+json; ``"legacy"``: older ``{error, message}`` bodies.
     error_style: Literal["problem", "legacy"] = "problem"
+    #: ``True``: none of the emulator's conveniences, only the real server's rules. Today that
+    #: means reference URLs (``ref_pack_public_urls[].url``) must be ``https://`` even when they
+    #: are the emulator's own uploads served over plain ``http://127.0.0.1`` (by default those
+    #: are accepted so a served emulator's uploads can be used as references). The image schema
+    #: is strict (unknown keys refused) either way, as on the server.
+    strict: bool = False
 
     #: If set, only these keys are valid (else 401 "Invalid API Key"); if empty, every
     #: well-formed key (``aip_`` + at least 40 characters) is accepted.

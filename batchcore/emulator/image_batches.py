@@ -4,14 +4,13 @@ queued job (``brief``), with billing into the ledger."""
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .ledger import Charge
-from .messages import EmuResponse, json_response
+from .messages import EmuResponse, js_stringify, js_utf8, json_response
 from .prices import IMAGE_PRICE, RATES, estimate_images
 from .validation import ImageItem, parse_image_batch
 
@@ -26,11 +25,8 @@ _RATE = RATES["gemini_image"]  # the server's float rate; the ledger bills Decim
 def batch_id_for(items: list[dict[str, Any]], now: datetime) -> str:
     """``generateJobId``: ``batch_<unix s>_<12 hex>`` of the rows and a 5-minute window."""
     ms = math.floor(now.timestamp() * 1000)
-    content = json.dumps(
-        {"userId": "default", "items": items, "timeWindow": ms // 300_000},
-        separators=(",", ":"), ensure_ascii=False,
-    )
-    return f"batch_{ms // 1000}_{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+    content = js_stringify({"userId": "default", "items": items, "timeWindow": ms // 300_000})
+    return f"batch_{ms // 1000}_{hashlib.sha256(js_utf8(content)).hexdigest()[:12]}"
 
 
 def _normalised(items: tuple[ImageItem, ...]) -> list[dict[str, Any]]:
@@ -68,7 +64,7 @@ def batch_images(emu: Emulator, ctx: RequestContext) -> EmuResponse:
     body, bad_json = emu.read_json(ctx)
     if bad_json is not None:
         return bad_json
-    batch = parse_image_batch(body, own_base_url=ctx.req.base_url)
+    batch = parse_image_batch(body, own_base_url="" if emu.config.strict else ctx.req.base_url)
     if batch is None:
         return emu.invalid_schema(ctx)
     now = emu.now()

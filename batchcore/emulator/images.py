@@ -17,7 +17,7 @@ __all__ = ["dominant_colour", "render_image", "render_placeholder", "thumbnail"]
 
 
 def _digest(*parts: object) -> bytes:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass")).digest()
 
 
 @lru_cache(maxsize=8)
@@ -26,6 +26,11 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1
         return ImageFont.load_default()
+
+
+def _drawable(text: str) -> str:
+    """``text`` with any lone UTF-16 surrogate (the server accepts them) shown as U+FFFD."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
@@ -71,8 +76,8 @@ def render_image(
     band = size // 4
     draw.rectangle([0, size - band, size, size], fill=(0, 0, 0))
     big, small = _font(max(12, size // 14)), _font(max(10, size // 28))
-    draw.text((size // 24, size - band + size // 40), f"{scene_id}  v{variant}", fill=(255, 255, 255), font=big)
-    line = textwrap.shorten(" ".join(prompt.split()), width=60, placeholder="…")
+    draw.text((size // 24, size - band + size // 40), _drawable(f"{scene_id}  v{variant}"), fill=(255, 255, 255), font=big)
+    line = textwrap.shorten(" ".join(_drawable(prompt).split()), width=60, placeholder="…")
     draw.text((size // 24, size - band // 2 + size // 40), line, fill=(210, 210, 210), font=small)
     draw.text((size // 24, size // 24), "EMULATED", fill=(255, 255, 255), font=small)
     return _png(img)
@@ -83,7 +88,7 @@ def render_placeholder(label: str, size: tuple[int, int] = (640, 360)) -> bytes:
     d = _digest("placeholder", label)
     img = Image.new("RGB", size, (d[0] // 2, d[1] // 2, d[2] // 2))
     draw = ImageDraw.Draw(img)
-    draw.text((size[0] // 20, size[1] // 2), label[:60], fill=(255, 255, 255), font=_font(max(12, size[1] // 14)))
+    draw.text((size[0] // 20, size[1] // 2), _drawable(label[:60]), fill=(255, 255, 255), font=_font(max(12, size[1] // 14)))
     return _png(img)
 
 
