@@ -69,12 +69,14 @@ class EmulatorConfig:
     progress_interval: float = 2.0
     progress_max_events: int = 300
 
-    #: Image size, thumbnail size, video size (16:9; 9:16 swaps) and clip length.
+    #: Image size, thumbnail size, video size (16:9; 9:16 swaps), clip length and frame rate.
+    #: Clips last 8 seconds like the real ones (``duration_s: 8``); the low frame rate keeps
+    #: them small and quick to make (48 frames) — the request's ``fps: 24`` is not imitated.
     image_size: int = 512
     thumb_size: int = 128
     video_size: tuple[int, int] = (640, 360)
-    video_seconds: float = 2.0
-    video_fps: int = 24
+    video_seconds: float = 8.0
+    video_fps: int = 6
 
     #: Serve the emulator-only ``/_emulator/{ledger,faults,reset}`` control routes.
     admin_routes: bool = True

@@ -610,6 +610,19 @@ def test_live_videos_bill_per_clip_and_finish_with_a_playable_clip(connect):
     assert (portrait.width, portrait.height) == (360, 640)
 
 
+def test_clips_last_eight_seconds(connect):
+    """A finished clip plays for 8 seconds (±0.2), the length the page promises and the schema's duration_s fixes."""
+    emu = make_emu(seconds_per_step=0)
+    client = connect(emu)
+    job_id = client.post("/batch/videos", json=clip(1, model="veo3_fast")).json()["jobs"][0]["jobId"]
+    url = client.get(f"/status/{job_id}").json()["outputs"][0]["url"]
+    with av.open(io.BytesIO(client.get(url).content)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video=0))
+        assert abs(container.duration / av.time_base - 8.0) <= 0.2
+        assert abs(frames / stream.average_rate - 8.0) <= 0.2
+
+
 def test_failed_video_ends_in_error_and_is_not_billed(connect):
     """A failing clip's job ends in status error with a message and is never billed."""
     emu = make_emu(fail_scenes={"S1"}, seconds_per_step=0)
