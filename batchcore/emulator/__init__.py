@@ -15,7 +15,7 @@ clip, $0.10 a ``veo3_fast`` clip) and its own request validation (``validation.p
 transcription of the server's zod schemas), so a mistake in the product is caught, not copied.
 
 Strictness. By default the emulator applies the real server's rules (strict image schema,
-UTF-16 lengths, generic 400s) with one convenience: served over plain
+UTF-16 lengths, generic 400s, a seventh upload file a 500) with one convenience: served over plain
 ``http://127.0.0.1``, its own uploaded-reference URLs are accepted as ``ref_pack_public_urls``
 although they are not ``https://``. ``EmulatorConfig(strict=True)`` (CLI ``--strict``) drops
 that convenience: every reference URL must be ``https://``, exactly as on the server.

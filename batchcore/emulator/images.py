@@ -92,9 +92,23 @@ def render_placeholder(label: str, size: tuple[int, int] = (640, 360)) -> bytes:
     return _png(img)
 
 
+def _open_small(data: bytes, at_least: tuple[int, int]) -> Image.Image:
+    """``data`` opened for a result of about ``at_least`` pixels, decoding as little as possible.
+
+    ``Image.open`` reads only the header (format and dimensions). For a JPEG, ``draft`` then
+    asks the decoder for a 1/2, 1/4 or 1/8 scale image still at least ``at_least`` on both
+    sides, so a 24-megapixel photo is decoded as 0.4 megapixels, never in full. Other
+    formats have no reduced-scale decoding and are decoded as they are.
+    """
+    src = Image.open(io.BytesIO(data))
+    if src.format == "JPEG":
+        src.draft("RGB", at_least)
+    return src
+
+
 def thumbnail(data: bytes, size: int = 128) -> bytes:
     """An exactly ``size``×``size`` PNG thumbnail (centre crop, then resize)."""
-    with Image.open(io.BytesIO(data)) as src:
+    with _open_small(data, (size, size)) as src:
         img = ImageOps.fit(src.convert("RGB"), (size, size), method=Image.Resampling.LANCZOS)
     return _png(img)
 
@@ -102,7 +116,7 @@ def thumbnail(data: bytes, size: int = 128) -> bytes:
 def dominant_colour(data: bytes) -> tuple[int, int, int] | None:
     """The average colour of an image, or ``None`` if the bytes are not an image."""
     try:
-        with Image.open(io.BytesIO(data)) as src:
+        with _open_small(data, (16, 16)) as src:
             pixel = src.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
     except Exception:  # noqa: BLE001 - any undecodable upload simply gives no tint
         return None

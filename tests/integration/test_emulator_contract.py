@@ -713,17 +713,30 @@ def test_strict_accepts_only_https_references(connect):
     "files",
     [
         [("images", ("notes.txt", b"hello", "text/plain"))],
-        [("images", (f"{i}.png", _png(), "image/png")) for i in range(7)],
         [("images", ("big.png", b"\0" * (10 * 1024 * 1024 + 1), "image/png"))],
         [("other", ("a.png", _png(), "image/png"))],
+        [("images", ("notes.txt", b"hello", "text/plain"))] + [("images", (f"{i}.png", _png(), "image/png")) for i in range(6)],
     ],
-    ids=["not an image", "seven files", "over 10 MB", "wrong field"],
+    ids=["not an image", "over 10 MB", "wrong field", "a non-image before the seventh file"],
 )
 def test_upload_reference_refusals(connect, files):
-    """Non-images, more than 6 files, files over 10 MB or no `images` field → 400."""
+    """Non-images, files over 10 MB or no `images` field → 400 (a bad file met before a seventh one is still the 400)."""
     r = connect(make_emu()).post("/upload-reference", files=files)
     assert r.status_code == 400
     assert r.json()["type"] == SCHEMA_TYPE
+
+
+@pytest.mark.parametrize("extra", [("7.png", _png(), "image/png"), ("7.txt", b"hello", "text/plain")],
+                         ids=["seventh picture", "seventh file not a picture"])
+def test_seventh_upload_file_is_the_servers_500(connect, extra):
+    """More than 6 files → 500 internal-error, as observed on the real server (not a 400), whatever the seventh file is."""
+    client = connect(make_emu())
+    files = [("images", (f"{i}.png", _png((i, 0, 0)), "image/png")) for i in range(6)] + [("images", extra)]
+    r = client.post("/upload-reference", files=files)
+    assert r.status_code == 500 and r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["type"].endswith("/internal-error")
+    assert r.json()["detail"] == "Internal error processing upload request"
+    assert client.post("/upload-reference", files=files[:6]).status_code == 200  # exactly six is fine
 
 
 # --- pictures ----------------------------------------------------------------------------
