@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -14,7 +14,7 @@ __all__ = ["EmulatorConfig", "utc_now"]
 
 def utc_now() -> datetime:
     """The default clock: an aware UTC ``datetime``."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -47,7 +47,7 @@ class EmulatorConfig:
     require_key: bool = True
 
     #: Daily budget per key for live batches (402 beyond it), in dollars.
-    daily_budget: Decimal = Decimal("10")
+    daily_budget: Decimal = Decimal(10)
     #: Requests per key per minute before 429 (the server's global 100/min); 0 disables.
     rate_limit_per_minute: int = 100
 

@@ -15,7 +15,7 @@ import threading
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ from .faults import Fault, FaultPlan
 from .ledger import ChargeLedger
 from .messages import EmuRequest, EmuResponse, fastify_error, json_response, problem
 
-__all__ = ["Emulator", "RequestContext", "iso", "JOB_ID_PATTERN"]
+__all__ = ["JOB_ID_PATTERN", "Emulator", "RequestContext", "iso"]
 
 JOB_ID_PATTERN = re.compile(r"^(job|batch)_\d+_[a-z0-9]+$")
 _OPEN_PATHS = frozenset({"/healthz", "/readiness"})
@@ -49,7 +49,7 @@ def _not_json(token: str) -> Any:
 
 def iso(moment: datetime) -> str:
     """JavaScript's ``toISOString()``: UTC, milliseconds, ``Z``."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 

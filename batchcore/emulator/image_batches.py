@@ -17,7 +17,7 @@ from .validation import ImageItem, parse_image_batch
 if TYPE_CHECKING:
     from .core import Emulator, RequestContext
 
-__all__ = ["ImageJob", "batch_id_for", "batch_images", "image_job_status", "failure_message"]
+__all__ = ["ImageJob", "batch_id_for", "batch_images", "failure_message", "image_job_status"]
 
 _RATE = RATES["gemini_image"]  # the server's float rate; the ledger bills Decimal
 
@@ -116,7 +116,7 @@ def _image_links(emu: Emulator, base: str, scene_id: str, ids: list[str]) -> lis
 def _live_head(emu: Emulator, ctx: RequestContext, items: tuple[ImageItem, ...], batch_id: str, estimated: float) -> EmuResponse:
     base = ctx.req.base_url
     started = emu.now()
-    state = {
+    state: dict[str, Any] = {
         "batchId": batch_id, "status": "running", "progress": 0,
         "items": [{"sceneId": i.scene_id, "status": "pending"} for i in items],
         "startedAt": emu.iso(started), "updatedAt": emu.iso(started),

@@ -120,4 +120,5 @@ def dominant_colour(data: bytes) -> tuple[int, int, int] | None:
             pixel = src.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
     except Exception:  # noqa: BLE001 - any undecodable upload simply gives no tint
         return None
-    return tuple(pixel)  # type: ignore[return-value]
+    red, green, blue = pixel  # type: ignore[misc]  # an RGB image's pixel is a 3-tuple
+    return red, green, blue

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "BUDGET_TYPE",
+    "PROBLEM_BASE",
     "EmuRequest",
     "EmuResponse",
-    "PROBLEM_BASE",
-    "BUDGET_TYPE",
     "fastify_error",
     "js_stringify",
     "js_utf8",
@@ -100,8 +100,8 @@ class EmuResponse:
 
     def json(self) -> Any:
         """The body parsed as JSON (for callers of ``Emulator.handle`` such as tests)."""
-        chunks = [bytes(self.body)] if not self.streaming else list(self.body)  # type: ignore[arg-type]
-        return json.loads(b"".join(chunks))
+        body = self.body
+        return json.loads(body if isinstance(body, (bytes, bytearray)) else b"".join(body))
 
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")

@@ -65,7 +65,7 @@ def parse_multipart(content_type: str, body: bytes) -> list[FilePart] | None:
         for line in body[start:blank].decode("utf-8", "replace").split("\r\n"):
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        params = dict((k.lower(), v) for k, v in _DISPOSITION_PARAM.findall(headers.get("content-disposition", "")))
+        params = {k.lower(): v for k, v in _DISPOSITION_PARAM.findall(headers.get("content-disposition", ""))}
         parts.append(FilePart(
             field=params.get("name", ""),
             filename=params.get("filename"),

@@ -14,10 +14,10 @@ means *absent*, so an explicit ``null`` is refused; ``.strict()`` objects refuse
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-__all__ = ["ImageItem", "ImageBatch", "VideoItem", "VideoBatch", "parse_image_batch", "parse_video_batch"]
+__all__ = ["ImageBatch", "ImageItem", "VideoBatch", "VideoItem", "parse_image_batch", "parse_video_batch"]
 
 _REF_MODES = ("style_only", "style_and_composition")
 _IMAGE_ITEM_KEYS = {"scene_id", "prompt", "variants", "ref_pack_id", "ref_pack_public_urls", "reference_mode"}
@@ -59,7 +59,7 @@ class VideoBatch:
     confirm_count: int
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int | float]:
     """zod ``z.number().int()``: a JSON number with no fractional part (not a bool)."""
     if isinstance(value, bool):
         return False

@@ -71,7 +71,7 @@ def batch_videos(emu: Emulator, ctx: RequestContext) -> EmuResponse:
                 for i in batch.items
             ],
         })
-    exact = sum((VIDEO_PRICES[i.veo_model] for i in batch.items), Decimal("0"))
+    exact = sum((VIDEO_PRICES[i.veo_model] for i in batch.items), Decimal(0))
     refused = emu.over_budget(ctx, now, exact, estimated, f"/batch/videos/{batch_id}")
     if refused is not None:
         return refused

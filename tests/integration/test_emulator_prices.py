@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -24,7 +24,7 @@ ROWS = [
 
 
 def _emulator_and_client() -> tuple[Emulator, OrchestratorClient]:
-    emu = Emulator(EmulatorConfig(now=lambda: datetime(2025, 3, 4, 12, tzinfo=timezone.utc),
+    emu = Emulator(EmulatorConfig(now=lambda: datetime(2025, 3, 4, 12, tzinfo=UTC),
                                   sleep=lambda _s: None, rate_limit_per_minute=0))
     return emu, OrchestratorClient(BASE, fake_key("p"), transport=EmulatorTransport(emu))
 

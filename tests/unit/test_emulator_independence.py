@@ -45,11 +45,12 @@ def _imported_modules(path: Path, source: str | None = None) -> list[tuple[int, 
             # ``from . import x`` / ``from .. import x`` import the submodules named.
             if not node.module:
                 found.extend((node.lineno, f"{target}.{alias.name}") for alias in node.names)
-        elif isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) in (
-            "import_module", "__import__"
+        elif (
+            isinstance(node, ast.Call)
+            and getattr(node.func, "id", getattr(node.func, "attr", "")) in ("import_module", "__import__")
+            and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
         ):
-            if node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
-                found.append((node.lineno, node.args[0].value))
+            found.append((node.lineno, node.args[0].value))
     return found
 
 
