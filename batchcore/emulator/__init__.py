@@ -8,6 +8,17 @@ A supported product mode (the app's mock mode runs on it), not a test double::
     # or: python -m batchcore.emulator --port 8787
 
 ``emu.ledger`` records every billed unit; ``emu.faults.add(kind=..., route=...)`` arms faults.
+
+An independent witness: this package imports nothing else from ``batchcore``. It has its own
+price table (``prices.py``, from the server's ``cost.ts``: $0.002 an image, $0.50 a ``veo3``
+clip, $0.10 a ``veo3_fast`` clip) and its own request validation (``validation.py``, a
+transcription of the server's zod schemas), so a mistake in the product is caught, not copied.
+
+Strictness. By default the emulator applies the real server's rules (strict image schema,
+UTF-16 lengths, generic 400s, a seventh upload file a 500) with one convenience: served over plain
+``http://127.0.0.1``, its own uploaded-reference URLs are accepted as ``ref_pack_public_urls``
+although they are not ``https://``. ``EmulatorConfig(strict=True)`` (CLI ``--strict``) drops
+that convenience: every reference URL must be ``https://``, exactly as on the server.
 """
 
 from __future__ import annotations

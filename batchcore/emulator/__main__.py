@@ -1,4 +1,4 @@
-"""``python -m batchcore.emulator --port 8787 [--profile head|brief] [--videos planned|501] ...``"""
+"""``python -m batchcore.emulator --port 8787 [--profile head|brief] [--videos planned|501] [--strict] ...``"""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def parse_config(argv: list[str] | None = None, environ: Mapping[str, str] = os.
     parser.add_argument("--profile", choices=["head", "brief"], default="head")
     parser.add_argument("--videos", choices=["planned", "501"], default="planned")
     parser.add_argument("--error-style", choices=["problem", "legacy"], default="problem")
+    parser.add_argument("--strict", action="store_true",
+                        help="only the real server's rules: reference URLs must be https://, even the emulator's own uploads")
     parser.add_argument("--latency-ms", type=int, default=150, help="emulated time per image")
     parser.add_argument("--seconds-per-step", type=float, default=1.0)
     parser.add_argument("--rate-limit", type=int, default=100, help="requests per minute per key (0: off)")
@@ -32,7 +34,7 @@ def parse_config(argv: list[str] | None = None, environ: Mapping[str, str] = os.
     args = parser.parse_args(argv)
     keys = set(args.api_key) | {k.strip() for k in environ.get(KEYS_ENV, "").split(",") if k.strip()}
     config = EmulatorConfig(
-        profile=args.profile, videos=args.videos, error_style=args.error_style,
+        profile=args.profile, videos=args.videos, error_style=args.error_style, strict=args.strict,
         latency_ms=args.latency_ms, seconds_per_step=args.seconds_per_step,
         rate_limit_per_minute=args.rate_limit, api_keys=frozenset(keys),
         fail_scenes=frozenset(args.fail_scene), failure_rate=args.failure_rate, seed=args.seed,
@@ -43,7 +45,8 @@ def parse_config(argv: list[str] | None = None, environ: Mapping[str, str] = os.
 
 def main(argv: list[str] | None = None) -> int:
     config, args = parse_config(argv)
-    print(f"Orchestrator emulator ({args.profile}, videos {args.videos}) on http://{args.host}:{args.port}", file=sys.stderr)
+    strict = ", strict" if args.strict else ""
+    print(f"Orchestrator emulator ({args.profile}, videos {args.videos}{strict}) on http://{args.host}:{args.port}", file=sys.stderr)
     serve(Emulator(config), host=args.host, port=args.port)
     return 0
 

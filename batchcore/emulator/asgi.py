@@ -79,8 +79,8 @@ def create_asgi_app(emulator: Emulator) -> Any:
         if answer.delay:
             await anyio.sleep(answer.delay)
         raw_headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in answer.headers]
-        if not answer.streaming:
-            data = bytes(answer.body)  # type: ignore[arg-type]
+        if isinstance(answer.body, (bytes, bytearray)):
+            data = bytes(answer.body)
             raw_headers.append((b"content-length", str(len(data)).encode()))
             await send({"type": "http.response.start", "status": answer.status, "headers": raw_headers})
             await send({"type": "http.response.body", "body": data})

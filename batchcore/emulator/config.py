@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 
@@ -14,7 +14,7 @@ __all__ = ["EmulatorConfig", "utc_now"]
 
 def utc_now() -> datetime:
     """The default clock: an aware UTC ``datetime``."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 @dataclass
@@ -32,6 +32,12 @@ class EmulatorConfig:
     videos: Literal["planned", "501"] = "planned"
     #: ``"problem"``: RFC 7807 problem+json; ``"legacy"``: older ``{error, message}`` bodies.
     error_style: Literal["problem", "legacy"] = "problem"
+    #: ``True``: none of the emulator's conveniences, only the real server's rules. Today that
+    #: means reference URLs (``ref_pack_public_urls[].url``) must be ``https://`` even when they
+    #: are the emulator's own uploads served over plain ``http://127.0.0.1`` (by default those
+    #: are accepted so a served emulator's uploads can be used as references). The image schema
+    #: is strict (unknown keys refused) either way, as on the server.
+    strict: bool = False
 
     #: If set, only these keys are valid (else 401 "Invalid API Key"); if empty, every
     #: well-formed key (``aip_`` + at least 40 characters) is accepted.
@@ -41,7 +47,7 @@ class EmulatorConfig:
     require_key: bool = True
 
     #: Daily budget per key for live batches (402 beyond it), in dollars.
-    daily_budget: Decimal = Decimal("10")
+    daily_budget: Decimal = Decimal(10)
     #: Requests per key per minute before 429 (the server's global 100/min); 0 disables.
     rate_limit_per_minute: int = 100
 
@@ -63,12 +69,14 @@ class EmulatorConfig:
     progress_interval: float = 2.0
     progress_max_events: int = 300
 
-    #: Image size, thumbnail size, video size (16:9; 9:16 swaps) and clip length.
+    #: Image size, thumbnail size, video size (16:9; 9:16 swaps), clip length and frame rate.
+    #: Clips last 8 seconds like the real ones (``duration_s: 8``); the low frame rate keeps
+    #: them small and quick to make (48 frames) — the request's ``fps: 24`` is not imitated.
     image_size: int = 512
     thumb_size: int = 128
     video_size: tuple[int, int] = (640, 360)
-    video_seconds: float = 2.0
-    video_fps: int = 24
+    video_seconds: float = 8.0
+    video_fps: int = 6
 
     #: Serve the emulator-only ``/_emulator/{ledger,faults,reset}`` control routes.
     admin_routes: bool = True

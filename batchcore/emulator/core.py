@@ -15,7 +15,7 @@ import threading
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ from .faults import Fault, FaultPlan
 from .ledger import ChargeLedger
 from .messages import EmuRequest, EmuResponse, fastify_error, json_response, problem
 
-__all__ = ["Emulator", "RequestContext", "iso", "JOB_ID_PATTERN"]
+__all__ = ["JOB_ID_PATTERN", "Emulator", "RequestContext", "iso"]
 
 JOB_ID_PATTERN = re.compile(r"^(job|batch)_\d+_[a-z0-9]+$")
 _OPEN_PATHS = frozenset({"/healthz", "/readiness"})
@@ -37,9 +37,19 @@ _LB_PAGE = (
 )
 
 
+class _NotJson(ValueError):
+    def __init__(self, token: str) -> None:
+        super().__init__(token)
+        self.token = token
+
+
+def _not_json(token: str) -> Any:
+    raise _NotJson(token)
+
+
 def iso(moment: datetime) -> str:
     """JavaScript's ``toISOString()``: UTC, milliseconds, ``Z``."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
@@ -128,10 +138,13 @@ class Emulator:
         if not raw.strip():
             return None, None
         try:
-            return json.loads(raw.decode("utf-8")), None
+            return json.loads(raw.decode("utf-8"), parse_constant=_not_json), None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             pos = getattr(exc, "pos", 0)
             return None, fastify_error(400, f"Unexpected token in JSON at position {pos}")
+        except _NotJson as exc:  # NaN / Infinity: Python reads them, JSON.parse does not
+            pos = max(0, raw.find(exc.token.encode()))
+            return None, fastify_error(400, f"Unexpected token {exc.token[0]} in JSON at position {pos}")
 
     def should_fail(self, ctx: RequestContext, index: int, scene_id: str, prompt: str) -> bool:
         """Whether this row's generation fails: configured scenes, a ``partial`` fault, or
@@ -149,7 +162,8 @@ class Emulator:
             with self.lock:
                 self.attempts[(scene_id, prompt)] += 1
                 attempt = self.attempts[(scene_id, prompt)]
-            digest = hashlib.sha256(f"{self.config.seed}\x1f{scene_id}\x1f{prompt}\x1f{attempt}".encode()).digest()
+            seed = f"{self.config.seed}\x1f{scene_id}\x1f{prompt}\x1f{attempt}".encode("utf-8", "surrogatepass")
+            digest = hashlib.sha256(seed).digest()
             return int.from_bytes(digest[:8], "big") / 2**64 < self.config.failure_rate
         return False
 

@@ -4,33 +4,29 @@ queued job (``brief``), with billing into the ledger."""
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from ..pricing import PRICE_PER_IMAGE
 from .ledger import Charge
-from .messages import EmuResponse, json_response
+from .messages import EmuResponse, js_stringify, js_utf8, json_response
+from .prices import IMAGE_PRICE, RATES, estimate_images
 from .validation import ImageItem, parse_image_batch
 
 if TYPE_CHECKING:
     from .core import Emulator, RequestContext
 
-__all__ = ["ImageJob", "batch_id_for", "batch_images", "image_job_status", "failure_message"]
+__all__ = ["ImageJob", "batch_id_for", "batch_images", "failure_message", "image_job_status"]
 
-_RATE = 0.002  # the server's float rate; our own sums use Decimal
+_RATE = RATES["gemini_image"]  # the server's float rate; the ledger bills Decimal
 
 
 def batch_id_for(items: list[dict[str, Any]], now: datetime) -> str:
     """``generateJobId``: ``batch_<unix s>_<12 hex>`` of the rows and a 5-minute window."""
     ms = math.floor(now.timestamp() * 1000)
-    content = json.dumps(
-        {"userId": "default", "items": items, "timeWindow": ms // 300_000},
-        separators=(",", ":"), ensure_ascii=False,
-    )
-    return f"batch_{ms // 1000}_{hashlib.sha256(content.encode()).hexdigest()[:12]}"
+    content = js_stringify({"userId": "default", "items": items, "timeWindow": ms // 300_000})
+    return f"batch_{ms // 1000}_{hashlib.sha256(js_utf8(content)).hexdigest()[:12]}"
 
 
 def _normalised(items: tuple[ImageItem, ...]) -> list[dict[str, Any]]:
@@ -43,13 +39,6 @@ def _normalised(items: tuple[ImageItem, ...]) -> list[dict[str, Any]]:
 
 def failure_message(scene_id: str, what: str = "image") -> str:
     return f"{what.capitalize()} generation failed for {scene_id}: the model returned no {what} (emulated failure)"
-
-
-def _estimate(items: tuple[ImageItem, ...]) -> float:
-    total = 0.0
-    for item in items:
-        total += item.variants * _RATE
-    return total
 
 
 @dataclass
@@ -75,14 +64,14 @@ def batch_images(emu: Emulator, ctx: RequestContext) -> EmuResponse:
     body, bad_json = emu.read_json(ctx)
     if bad_json is not None:
         return bad_json
-    batch = parse_image_batch(body, own_base_url=ctx.req.base_url)
+    batch = parse_image_batch(body, own_base_url="" if emu.config.strict else ctx.req.base_url)
     if batch is None:
         return emu.invalid_schema(ctx)
     now = emu.now()
     batch_id = batch_id_for(_normalised(batch.items), now)
-    estimated = _estimate(batch.items)
+    estimated = estimate_images(i.variants for i in batch.items)
     if batch.run_mode == "live":
-        exact = PRICE_PER_IMAGE * sum(i.variants for i in batch.items)
+        exact = IMAGE_PRICE * sum(i.variants for i in batch.items)
         refused = emu.over_budget(ctx, now, exact, estimated, f"/batch/images/{batch_id}")
         if refused is not None:
             return refused
@@ -109,7 +98,7 @@ def _generate_row(emu: Emulator, ctx: RequestContext, batch_id: str, index: int,
     tint = emu.tint_of(ctx.req.base_url)
     ids = [emu.assets.add_image(item.scene_id, item.prompt, v, item.refs, tint) for v in range(1, item.variants + 1)]
     emu.ledger.add(Charge(
-        kind="images", count=item.variants, amount=PRICE_PER_IMAGE * item.variants,
+        kind="images", count=item.variants, amount=IMAGE_PRICE * item.variants,
         batch_hash=ctx.req.header("x-batch-hash"), batch_id=batch_id, scene_id=item.scene_id,
         at=emu.now(), key_id=ctx.key_id,
     ))
@@ -127,7 +116,7 @@ def _image_links(emu: Emulator, base: str, scene_id: str, ids: list[str]) -> lis
 def _live_head(emu: Emulator, ctx: RequestContext, items: tuple[ImageItem, ...], batch_id: str, estimated: float) -> EmuResponse:
     base = ctx.req.base_url
     started = emu.now()
-    state = {
+    state: dict[str, Any] = {
         "batchId": batch_id, "status": "running", "progress": 0,
         "items": [{"sceneId": i.scene_id, "status": "pending"} for i in items],
         "startedAt": emu.iso(started), "updatedAt": emu.iso(started),

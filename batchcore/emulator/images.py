@@ -17,7 +17,7 @@ __all__ = ["dominant_colour", "render_image", "render_placeholder", "thumbnail"]
 
 
 def _digest(*parts: object) -> bytes:
-    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8")).digest()
+    return hashlib.sha256("\x1f".join(str(p) for p in parts).encode("utf-8", "surrogatepass")).digest()
 
 
 @lru_cache(maxsize=8)
@@ -26,6 +26,11 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1
         return ImageFont.load_default()
+
+
+def _drawable(text: str) -> str:
+    """``text`` with any lone UTF-16 surrogate (the server accepts them) shown as U+FFFD."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def _mix(a: tuple[int, int, int], b: tuple[int, int, int], t: float) -> tuple[int, int, int]:
@@ -71,8 +76,8 @@ def render_image(
     band = size // 4
     draw.rectangle([0, size - band, size, size], fill=(0, 0, 0))
     big, small = _font(max(12, size // 14)), _font(max(10, size // 28))
-    draw.text((size // 24, size - band + size // 40), f"{scene_id}  v{variant}", fill=(255, 255, 255), font=big)
-    line = textwrap.shorten(" ".join(prompt.split()), width=60, placeholder="…")
+    draw.text((size // 24, size - band + size // 40), _drawable(f"{scene_id}  v{variant}"), fill=(255, 255, 255), font=big)
+    line = textwrap.shorten(" ".join(_drawable(prompt).split()), width=60, placeholder="…")
     draw.text((size // 24, size - band // 2 + size // 40), line, fill=(210, 210, 210), font=small)
     draw.text((size // 24, size // 24), "EMULATED", fill=(255, 255, 255), font=small)
     return _png(img)
@@ -83,13 +88,27 @@ def render_placeholder(label: str, size: tuple[int, int] = (640, 360)) -> bytes:
     d = _digest("placeholder", label)
     img = Image.new("RGB", size, (d[0] // 2, d[1] // 2, d[2] // 2))
     draw = ImageDraw.Draw(img)
-    draw.text((size[0] // 20, size[1] // 2), label[:60], fill=(255, 255, 255), font=_font(max(12, size[1] // 14)))
+    draw.text((size[0] // 20, size[1] // 2), _drawable(label[:60]), fill=(255, 255, 255), font=_font(max(12, size[1] // 14)))
     return _png(img)
+
+
+def _open_small(data: bytes, at_least: tuple[int, int]) -> Image.Image:
+    """``data`` opened for a result of about ``at_least`` pixels, decoding as little as possible.
+
+    ``Image.open`` reads only the header (format and dimensions). For a JPEG, ``draft`` then
+    asks the decoder for a 1/2, 1/4 or 1/8 scale image still at least ``at_least`` on both
+    sides, so a 24-megapixel photo is decoded as 0.4 megapixels, never in full. Other
+    formats have no reduced-scale decoding and are decoded as they are.
+    """
+    src = Image.open(io.BytesIO(data))
+    if src.format == "JPEG":
+        src.draft("RGB", at_least)
+    return src
 
 
 def thumbnail(data: bytes, size: int = 128) -> bytes:
     """An exactly ``size``×``size`` PNG thumbnail (centre crop, then resize)."""
-    with Image.open(io.BytesIO(data)) as src:
+    with _open_small(data, (size, size)) as src:
         img = ImageOps.fit(src.convert("RGB"), (size, size), method=Image.Resampling.LANCZOS)
     return _png(img)
 
@@ -97,8 +116,9 @@ def thumbnail(data: bytes, size: int = 128) -> bytes:
 def dominant_colour(data: bytes) -> tuple[int, int, int] | None:
     """The average colour of an image, or ``None`` if the bytes are not an image."""
     try:
-        with Image.open(io.BytesIO(data)) as src:
+        with _open_small(data, (16, 16)) as src:
             pixel = src.convert("RGB").resize((1, 1), Image.Resampling.BOX).getpixel((0, 0))
     except Exception:  # noqa: BLE001 - any undecodable upload simply gives no tint
         return None
-    return tuple(pixel)  # type: ignore[return-value]
+    red, green, blue = pixel  # type: ignore[misc]  # an RGB image's pixel is a 3-tuple
+    return red, green, blue

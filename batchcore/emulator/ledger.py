@@ -44,7 +44,7 @@ class ChargeLedger:
 
     def total(self, kind: str | None = None) -> Decimal:
         """Sum of amounts (of one ``kind`` when given), exact."""
-        return sum((c.amount for c in self.charges if kind in (None, c.kind)), Decimal("0"))
+        return sum((c.amount for c in self.charges if kind in (None, c.kind)), Decimal(0))
 
     def units(self, kind: str | None = None) -> int:
         """How many images/clips were billed (of one ``kind`` when given)."""
@@ -60,7 +60,7 @@ class ChargeLedger:
         """What one key was billed on one UTC day (the budget guard's input)."""
         return sum(
             (c.amount for c in self.charges if c.key_id == key_id and c.at.date() == day),
-            Decimal("0"),
+            Decimal(0),
         )
 
     def clear(self) -> None:

@@ -7,16 +7,19 @@ translate to and from; everything else in the emulator only sees these.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "BUDGET_TYPE",
+    "PROBLEM_BASE",
     "EmuRequest",
     "EmuResponse",
-    "PROBLEM_BASE",
-    "BUDGET_TYPE",
     "fastify_error",
+    "js_stringify",
+    "js_utf8",
     "json_response",
     "problem",
 ]
@@ -97,12 +100,31 @@ class EmuResponse:
 
     def json(self) -> Any:
         """The body parsed as JSON (for callers of ``Emulator.handle`` such as tests)."""
-        chunks = [bytes(self.body)] if not self.streaming else list(self.body)  # type: ignore[arg-type]
-        return json.loads(b"".join(chunks))
+        body = self.body
+        return json.loads(body if isinstance(body, (bytes, bytearray)) else b"".join(body))
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def js_stringify(payload: Any) -> str:
+    """``JSON.stringify(payload)``: compact, non-ASCII kept as is, and a lone UTF-16 surrogate
+    (valid in a JavaScript string, and so in a request the server accepted) written as its
+    ``\\udxxx`` escape, as well-formed ``JSON.stringify`` does."""
+    text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
+def js_utf8(text: str) -> bytes:
+    """``Buffer.from(text, "utf8")``: UTF-8, a lone surrogate becoming U+FFFD (never an error)."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace").encode("utf-8")
 
 
 def _dumps(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return js_stringify(payload).encode("utf-8")
 
 
 def json_response(

@@ -4,6 +4,7 @@ controls) skip faults, rate limit and auth."""
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from .admin import admin_faults, admin_ledger, admin_reset
 from .image_batches import batch_images
@@ -11,9 +12,13 @@ from .service_routes import asset, health, progress, readiness, status
 from .uploads import upload_reference
 from .video_batches import batch_videos
 
+if TYPE_CHECKING:
+    from .core import Route
+
 __all__ = ["ROUTES"]
 
-ROUTES = [
+#: (method, path pattern, handler, is_asset_or_control: served without key/rate limit/faults)
+ROUTES: list[tuple[str, re.Pattern[str], Route, bool]] = [
     ("GET", re.compile(r"^/healthz$"), health, False),
     ("GET", re.compile(r"^/readiness$"), readiness, False),
     ("GET", re.compile(r"^/assets/(?P<name>[^/]+)$"), asset, True),

@@ -66,8 +66,8 @@ class EmulatorTransport(httpx.BaseTransport):
                 self.emulator.config.sleep(read_timeout)
                 raise httpx.ReadTimeout("The read operation timed out (emulated slow server)", request=request)
             self.emulator.config.sleep(answer.delay)
-        if answer.streaming:
+        if not isinstance(answer.body, (bytes, bytearray)):  # a stream (server-sent events)
             return httpx.Response(answer.status, headers=answer.headers, stream=_Stream(answer.body), request=request)
-        body = bytes(answer.body)  # type: ignore[arg-type]
+        body = bytes(answer.body)
         headers = [*answer.headers, ("content-length", str(len(body)))]
         return httpx.Response(answer.status, headers=headers, content=body, request=request)

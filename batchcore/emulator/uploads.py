@@ -1,4 +1,11 @@
-"""``POST /upload-reference``: multipart field ``images``, ≤6 files, ≤10 MB each, ``image/*``."""
+"""``POST /upload-reference``: multipart field ``images``, ≤6 files, ≤10 MB each, ``image/*``.
+
+As observed on the real server: a seventh file is a 500 (its multipart files limit fails the
+upload), not the handler's own 400 "Maximum 6 reference images allowed"; a non-image or an
+oversized file before that is a 400 ``invalid-request-schema``. Each stored picture gets a
+128×128 thumbnail made with as little decoding as possible (``images.thumbnail``); bytes that
+are no picture are stored without one.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +36,11 @@ class FilePart:
 
 
 def parse_multipart(content_type: str, body: bytes) -> list[FilePart] | None:
-    """The parts of a ``multipart/form-data`` body (``None`` when it is not one)."""
+    """The parts of a ``multipart/form-data`` body (``None`` when it is not one).
+
+    Works on offsets into ``body``: each part's bytes are copied exactly once, into its
+    ``FilePart`` (six 10 MB references are not copied again and again while parsing).
+    """
     if not content_type.lower().startswith("multipart/form-data"):
         return None
     match = re.search(r'boundary="?([^";]+)"?', content_type)
@@ -37,42 +48,52 @@ def parse_multipart(content_type: str, body: bytes) -> list[FilePart] | None:
         return None
     delimiter = b"--" + match.group(1).encode("latin-1")
     parts: list[FilePart] = []
-    for chunk in body.split(delimiter)[1:]:
-        if chunk.startswith(b"--"):
-            break
-        chunk = chunk[2:] if chunk.startswith(b"\r\n") else chunk
-        head, sep, data = chunk.partition(b"\r\n\r\n")
-        if not sep:
-            continue
-        data = data[:-2] if data.endswith(b"\r\n") else data
+    at = body.find(delimiter)
+    while at >= 0:
+        start = at + len(delimiter)
+        at = body.find(delimiter, start)
+        end = at if at >= 0 else len(body)  # this part is body[start:end]
+        if body.startswith(b"--", start, end):
+            break  # the closing delimiter
+        if body.startswith(b"\r\n", start, end):
+            start += 2
+        blank = body.find(b"\r\n\r\n", start, end)
+        if blank < 0:
+            continue  # no header/body separator: not a part
+        data_end = end - 2 if end - 2 >= blank + 4 and body.startswith(b"\r\n", end - 2) else end
         headers: dict[str, str] = {}
-        for line in head.decode("utf-8", "replace").split("\r\n"):
+        for line in body[start:blank].decode("utf-8", "replace").split("\r\n"):
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        params = dict((k.lower(), v) for k, v in _DISPOSITION_PARAM.findall(headers.get("content-disposition", "")))
+        params = {k.lower(): v for k, v in _DISPOSITION_PARAM.findall(headers.get("content-disposition", ""))}
         parts.append(FilePart(
             field=params.get("name", ""),
             filename=params.get("filename"),
             content_type=headers.get("content-type", "text/plain"),
-            data=data,
+            data=body[blank + 4 : data_end],
         ))
     return parts
+
+
+def _upload_failed(emu: Emulator, ctx: RequestContext) -> EmuResponse:
+    """The upload handler's catch-all: 500 internal-error."""
+    return emu.problem(ctx, 500, "internal-error", "Internal Server Error", "Internal error processing upload request")
 
 
 def upload_reference(emu: Emulator, ctx: RequestContext) -> EmuResponse:
     parts = parse_multipart(ctx.req.header("content-type", "") or "", ctx.req.body)
     if parts is None:
-        return emu.problem(ctx, 500, "internal-error", "Internal Server Error", "Internal error processing upload request")
+        return _upload_failed(emu, ctx)
     files = [p for p in parts if p.filename is not None and p.field == "images"]
     kept: list[FilePart] = []
     for part in files:
+        if len(kept) == MAX_FILES:
+            return _upload_failed(emu, ctx)  # the seventh file: the server's files limit throws
         if not part.content_type.lower().startswith("image/"):
             return emu.invalid_schema(ctx, f"File {part.filename} is not an image. Only image files are allowed.")
         if len(part.data) > MAX_BYTES:
             return emu.invalid_schema(ctx, f"File {part.filename} exceeds 10MB limit")
         kept.append(part)
-        if len(kept) > MAX_FILES:
-            return emu.invalid_schema(ctx, "Maximum 6 reference images allowed")
     if not kept:
         return emu.invalid_schema(ctx, "At least one image file is required")
     now = emu.now()

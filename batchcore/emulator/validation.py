@@ -1,16 +1,23 @@
 """Request validation exactly as the server's zod schemas decide (``packages/shared``).
 
-Each checker returns the parsed request, or ``None`` when it does not match: the server then
-answers one generic 400 and never says which row is wrong.
+A transcription of ``ImageBatchRequestSchema`` and ``VideoBatchRequestSchema``, written here
+and not borrowed from the product's own rules (``batchcore.rows``), so the emulator can catch
+the product sending what the server would refuse. Each checker returns the parsed request, or
+``None`` when it does not match: the server then answers one generic 400 and never says which
+row is wrong.
+
+zod semantics kept: lengths are JavaScript ``.length`` (UTF-16 code units: an astral character
+counts 2, a lone surrogate 1); ``z.number().int()`` takes 2.0 but not ``true``; ``.optional()``
+means *absent*, so an explicit ``null`` is refused; ``.strict()`` objects refuse unknown keys.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 from urllib.parse import urlsplit
 
-__all__ = ["ImageItem", "ImageBatch", "VideoItem", "VideoBatch", "parse_image_batch", "parse_video_batch"]
+__all__ = ["ImageBatch", "ImageItem", "VideoBatch", "VideoItem", "parse_image_batch", "parse_video_batch"]
 
 _REF_MODES = ("style_only", "style_and_composition")
 _IMAGE_ITEM_KEYS = {"scene_id", "prompt", "variants", "ref_pack_id", "ref_pack_public_urls", "reference_mode"}
@@ -52,7 +59,7 @@ class VideoBatch:
     confirm_count: int
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int | float]:
     """zod ``z.number().int()``: a JSON number with no fractional part (not a bool)."""
     if isinstance(value, bool):
         return False
@@ -62,10 +69,10 @@ def _is_int(value: Any) -> bool:
 
 
 def _str_len(value: Any, low: int, high: int) -> bool:
-    # zod counts UTF-16 code units; astral characters count twice.
+    # zod counts UTF-16 code units; astral characters count twice, a lone surrogate once.
     if not isinstance(value, str):
         return False
-    n = len(value.encode("utf-16-le")) // 2
+    n = len(value.encode("utf-16-le", "surrogatepass")) // 2
     return low <= n <= high
 
 
@@ -85,8 +92,10 @@ def _run_mode(body: dict[str, Any]) -> str | None:
 
 
 def parse_image_batch(body: Any, own_base_url: str = "") -> ImageBatch | None:
-    """``ImageBatchRequestSchema`` (strict). Reference URLs must be https, except that the
-    emulator's own ``http://127.0.0.1`` assets are accepted when it is served on loopback."""
+    """``ImageBatchRequestSchema`` (strict). Reference URLs must be ``https://``; the one
+    leniency: with ``own_base_url`` given (the emulator served over plain http on loopback),
+    its own asset URLs under that base are accepted too. ``EmulatorConfig(strict=True)``
+    passes no base, so then only https is accepted, exactly like the server."""
     if not isinstance(body, dict) or set(body) - {"items", "runMode"}:
         return None
     run_mode = _run_mode(body)
@@ -108,8 +117,8 @@ def parse_image_batch(body: Any, own_base_url: str = "") -> ImageBatch | None:
         if mode not in _REF_MODES:
             return None
         refs: list[str] = []
-        raw_refs = item.get("ref_pack_public_urls")
-        if raw_refs is not None:
+        if "ref_pack_public_urls" in item:
+            raw_refs = item["ref_pack_public_urls"]
             if not isinstance(raw_refs, list) or len(raw_refs) > 6:
                 return None
             for ref in raw_refs:

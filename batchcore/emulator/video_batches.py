@@ -10,19 +10,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..pricing import VIDEO_PRICES
 from .image_batches import batch_id_for, failure_message
 from .ledger import Charge
 from .messages import EmuResponse, json_response
+from .prices import VIDEO_PRICES, estimate_videos, video_rate
 from .validation import VideoItem, parse_video_batch
 
 if TYPE_CHECKING:
     from .core import Emulator, RequestContext
 
 __all__ = ["VideoJob", "batch_videos", "video_job_status"]
-
-_FLOAT_PRICES = {"veo3": 0.5, "veo3_fast": 0.1}
-
 
 @dataclass
 class VideoJob:
@@ -44,13 +41,6 @@ class VideoJob:
         return min(2, max(self.polls - 1, by_time))
 
 
-def _estimate(items: tuple[VideoItem, ...]) -> float:
-    total = 0.0
-    for item in items:
-        total += _FLOAT_PRICES[item.veo_model]
-    return total
-
-
 def batch_videos(emu: Emulator, ctx: RequestContext) -> EmuResponse:
     if emu.config.videos == "501":
         return emu.problem(ctx, 501, "not-implemented", "Not Implemented", "Video generation is not yet implemented")
@@ -69,7 +59,7 @@ def batch_videos(emu: Emulator, ctx: RequestContext) -> EmuResponse:
         [{"scene_id": i.scene_id.strip().lower(), "prompt": i.prompt.strip(), "approved_image_url": i.approved_image_url, "veo_model": i.veo_model} for i in batch.items],
         now,
     )
-    estimated = _estimate(batch.items)
+    estimated = estimate_videos(i.veo_model for i in batch.items)
     if batch.run_mode == "dry_run":
         return json_response({
             "batchId": batch_id,
@@ -77,11 +67,11 @@ def batch_videos(emu: Emulator, ctx: RequestContext) -> EmuResponse:
             "estimatedCost": estimated,
             "message": "Dry run completed - no videos generated",
             "items": [
-                {"scene_id": i.scene_id, "veo_model": i.veo_model, "status": "ready_to_queue", "estimatedCost": _FLOAT_PRICES[i.veo_model]}
+                {"scene_id": i.scene_id, "veo_model": i.veo_model, "status": "ready_to_queue", "estimatedCost": video_rate(i.veo_model)}
                 for i in batch.items
             ],
         })
-    exact = sum((VIDEO_PRICES[i.veo_model] for i in batch.items), Decimal("0"))
+    exact = sum((VIDEO_PRICES[i.veo_model] for i in batch.items), Decimal(0))
     refused = emu.over_budget(ctx, now, exact, estimated, f"/batch/videos/{batch_id}")
     if refused is not None:
         return refused

@@ -14,22 +14,27 @@ from functools import lru_cache
 import av
 from PIL import Image, ImageOps
 
-__all__ = ["VIDEO_FORMAT", "render_video"]
+__all__ = ["render_video", "video_format"]
+
+
+def _can_encode(codec: str) -> bool:
+    try:
+        av.codec.Codec(codec, "w")
+    except Exception:  # noqa: BLE001 - codec missing from this wheel
+        return False
+    return True
 
 
 @lru_cache(maxsize=1)
 def _codec() -> tuple[str, str, str]:
     """(codec, container format, mime type) the installed PyAV can encode."""
     for codec, fmt, mime in (("libx264", "mp4", "video/mp4"), ("libvpx-vp9", "webm", "video/webm")):
-        try:
-            av.codec.Codec(codec, "w")
-        except Exception:  # noqa: BLE001 - codec missing from this wheel
-            continue
-        return codec, fmt, mime
+        if _can_encode(codec):
+            return codec, fmt, mime
     return "mpeg4", "mp4", "video/mp4"
 
 
-def VIDEO_FORMAT() -> tuple[str, str]:  # noqa: N802 - reads like a constant at call sites
+def video_format() -> tuple[str, str]:
     """(file extension, mime type) of the clips this machine makes."""
     _, fmt, mime = _codec()
     return fmt, mime
@@ -79,6 +84,7 @@ def _encode(
     options = {"movflags": "+faststart"} if fmt == "mp4" else {}
     with av.open(path, mode="w", format=fmt, options=options) as container:
         stream = container.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.video.stream.VideoStream)  # a video codec gives a video stream
         stream.width, stream.height = width, height
         stream.pix_fmt = "yuv420p"
         if codec == "libx264":

@@ -210,6 +210,12 @@ _BAD_BODIES = {
     "ref url with no host": {"items": [{**_ITEM, "ref_pack_public_urls": [{"url": "https://"}]}]},
     "bad ref mode": {"items": [{**_ITEM, "ref_pack_public_urls": [{"url": "https://x.test/a.png", "mode": "copy"}]}]},
     "ref hash a number": {"items": [{**_ITEM, "ref_pack_public_urls": [{"url": "https://x.test/a.png", "hash": 1}]}]},
+    # zod's .optional() means absent: an explicit null is refused, and .default() does not apply to it.
+    "refs null": {"items": [{**_ITEM, "ref_pack_public_urls": None}]},
+    "reference_mode null": {"items": [{**_ITEM, "reference_mode": None}]},
+    "ref_pack_id null": {"items": [{**_ITEM, "ref_pack_id": None}]},
+    "runMode null": {"items": [_ITEM], "runMode": None},
+    "ref mode null": {"items": [{**_ITEM, "ref_pack_public_urls": [{"url": "https://x.test/a.png", "mode": None}]}]},
 }
 
 
@@ -249,6 +255,39 @@ def test_malformed_json_gets_fastify_shape(connect):
     assert r.headers["content-type"].startswith("application/json")
     body = r.json()
     assert body["statusCode"] == 400 and body["error"] == "Bad Request" and body["message"]
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_numbers_get_fastify_shape(connect, token):
+    """NaN/Infinity (which Python would read but JSON.parse refuses) → Fastify's malformed-JSON 400, nothing billed."""
+    emu = make_emu()
+    body = '{"items": [{"scene_id": "S1", "prompt": "p", "variants": %s}], "runMode": "live"}' % token
+    r = connect(emu).post("/batch/images", content=body.encode(), headers={"content-type": "application/json"})
+    assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
+    assert set(r.json()) == {"statusCode", "error", "message"} and r.json()["statusCode"] == 400
+    assert emu.ledger.charges == []
+
+
+def _raw(body: dict) -> bytes:
+    """JSON with every non-ASCII character escaped, so lone surrogates can be sent as JavaScript would."""
+    return json.dumps(body, ensure_ascii=True).encode("ascii")
+
+
+def test_lone_surrogates_count_one_utf16_unit_and_are_served(connect):
+    """A lone surrogate counts one UTF-16 unit (a 1000-unit prompt passes, 1001 does not); the live batch is generated and echoed back."""
+    emu = make_emu()
+    client = connect(emu)
+    headers = {"content-type": "application/json"}
+    item = {"scene_id": "S\ud800", "prompt": "p" * 999 + "\udc00", "variants": 1}
+    r = client.post("/batch/images", content=_raw({"items": [item], "runMode": "live"}), headers=headers)
+    assert r.status_code == 200
+    assert r.json()["jobs"][0]["sceneId"] == "S\ud800"
+    picture = client.get(r.json()["results"][0]["images"][0]["signedUrl"])
+    assert picture.status_code == 200 and picture.content[:4] == b"\x89PNG"
+    too_long = {**item, "prompt": "p" * 1000 + "\udc00"}
+    r = client.post("/batch/images", content=_raw({"items": [too_long]}), headers=headers)
+    assert r.status_code == 400 and r.json()["detail"] == GENERIC
+    assert len(emu.ledger) == 1
 
 
 def test_unknown_route_gets_fastify_404(connect):
@@ -571,6 +610,19 @@ def test_live_videos_bill_per_clip_and_finish_with_a_playable_clip(connect):
     assert (portrait.width, portrait.height) == (360, 640)
 
 
+def test_clips_last_eight_seconds(connect):
+    """A finished clip plays for 8 seconds (±0.2), the length the page promises and the schema's duration_s fixes."""
+    emu = make_emu(seconds_per_step=0)
+    client = connect(emu)
+    job_id = client.post("/batch/videos", json=clip(1, model="veo3_fast")).json()["jobs"][0]["jobId"]
+    url = client.get(f"/status/{job_id}").json()["outputs"][0]["url"]
+    with av.open(io.BytesIO(client.get(url).content)) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(video=0))
+        assert abs(container.duration / av.time_base - 8.0) <= 0.2
+        assert abs(frames / stream.average_rate - 8.0) <= 0.2
+
+
 def test_failed_video_ends_in_error_and_is_not_billed(connect):
     """A failing clip's job ends in status error with a message and is never billed."""
     emu = make_emu(fail_scenes={"S1"}, seconds_per_step=0)
@@ -642,21 +694,49 @@ def test_uploaded_reference_is_accepted_and_tints_the_picture(connect):
     assert tinted != plain
 
 
+def test_strict_accepts_only_https_references(connect):
+    """strict=True: an uploaded reference is usable only if its URL is https (in-process yes; served on http loopback no, unlike the default)."""
+    for strict in (False, True):
+        emu = make_emu(strict=strict)
+        client = connect(emu)
+        ref = client.post("/upload-reference", files=[("images", ("g.png", _png((0, 9, 0)), "image/png"))]).json()["images"][0]["url"]
+        body = live(("S1", 1))
+        body["items"][0]["ref_pack_public_urls"] = [{"url": ref}]
+        r = client.post("/batch/images", json=body)
+        accepted = not strict or ref.startswith("https://")
+        assert r.status_code == (200 if accepted else 400), (connect.face, strict, ref)
+        assert len(emu.ledger) == (1 if accepted else 0)
+    assert connect.face == "in_process" or not ref.startswith("https://")  # the served face really is plain http
+
+
 @pytest.mark.parametrize(
     "files",
     [
         [("images", ("notes.txt", b"hello", "text/plain"))],
-        [("images", (f"{i}.png", _png(), "image/png")) for i in range(7)],
         [("images", ("big.png", b"\0" * (10 * 1024 * 1024 + 1), "image/png"))],
         [("other", ("a.png", _png(), "image/png"))],
+        [("images", ("notes.txt", b"hello", "text/plain"))] + [("images", (f"{i}.png", _png(), "image/png")) for i in range(6)],
     ],
-    ids=["not an image", "seven files", "over 10 MB", "wrong field"],
+    ids=["not an image", "over 10 MB", "wrong field", "a non-image before the seventh file"],
 )
 def test_upload_reference_refusals(connect, files):
-    """Non-images, more than 6 files, files over 10 MB or no `images` field → 400."""
+    """Non-images, files over 10 MB or no `images` field → 400 (a bad file met before a seventh one is still the 400)."""
     r = connect(make_emu()).post("/upload-reference", files=files)
     assert r.status_code == 400
     assert r.json()["type"] == SCHEMA_TYPE
+
+
+@pytest.mark.parametrize("extra", [("7.png", _png(), "image/png"), ("7.txt", b"hello", "text/plain")],
+                         ids=["seventh picture", "seventh file not a picture"])
+def test_seventh_upload_file_is_the_servers_500(connect, extra):
+    """More than 6 files → 500 internal-error, as observed on the real server (not a 400), whatever the seventh file is."""
+    client = connect(make_emu())
+    files = [("images", (f"{i}.png", _png((i, 0, 0)), "image/png")) for i in range(6)] + [("images", extra)]
+    r = client.post("/upload-reference", files=files)
+    assert r.status_code == 500 and r.headers["content-type"].startswith(PROBLEM)
+    assert r.json()["type"].endswith("/internal-error")
+    assert r.json()["detail"] == "Internal error processing upload request"
+    assert client.post("/upload-reference", files=files[:6]).status_code == 200  # exactly six is fine
 
 
 # --- pictures ----------------------------------------------------------------------------

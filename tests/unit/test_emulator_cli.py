@@ -30,3 +30,9 @@ def test_accepted_keys_come_from_flags_and_the_environment():
     config, _ = parse_config(["--api-key", "aip_one"],
                              environ={KEYS_ENV: "aip_two, ,aip_three"})
     assert config.api_keys == frozenset({"aip_one", "aip_two", "aip_three"})
+
+
+def test_strict_flag_reaches_the_configuration():
+    """--strict turns on the real server's https-only references; without it the emulator stays lenient."""
+    assert parse_config(["--strict"], environ={})[0].strict is True
+    assert parse_config([], environ={})[0].strict is False
