@@ -23,7 +23,7 @@ from PIL import Image
 
 from batchcore.client import OrchestratorClient
 from batchcore.errors import AuthError, UploadError
-from batchcore.uploads import BackendUploader, upload_references
+from batchcore.uploads import BackendUploader, upload_checked, upload_references
 from tests.conftest import fake_key
 
 KEY = fake_key("u")
@@ -118,14 +118,15 @@ def picture(fmt: str, color) -> bytes:
 
 
 def test_checked_files_reach_the_server_as_multipart_images(server):
-    """Accepted files arrive as multipart field 'images' with safe names and real mime types; their URLs serve them."""
+    """Accepted files arrive as multipart field 'images' with safe names and real mime types (a name with folders never does); their URLs serve them."""
     base, store = server
     png, jpg = picture("PNG", (1, 2, 3)), picture("JPEG", (200, 9, 9))
     with OrchestratorClient(base, KEY) as client:
         report = upload_references(
-            [("../x/My Ref.png", png), ("looks.png", jpg), ("note.png", b"text")], BackendUploader(client.upload_references)
+            [("My Ref.png", png), ("looks.png", jpg), ("note.png", b"text"), ("../x/My Ref.png", png)],
+            BackendUploader(client.upload_references),
         )
-    assert report.error is None and [r.name for r in report.refused] == ["note.png"]
+    assert report.error is None and [r.name for r in report.refused] == ["note.png", "../x/My Ref.png"]
     assert [(f, n, t, d) for f, n, t, d in store.parts] == [
         ("images", "My_Ref.png", "image/png", png),
         ("images", "looks.jpg", "image/jpeg", jpg),
@@ -149,3 +150,27 @@ def test_server_failure_is_an_upload_error_without_the_key(server):
     with OrchestratorClient(base, KEY, retry_attempts=1) as client:
         report = upload_references([("a.png", picture("PNG", (6, 6, 6)))], BackendUploader(client.upload_references))
     assert isinstance(report.error, UploadError) and KEY not in str(report.error)
+
+
+def test_a_server_failure_can_be_retried_once_the_server_recovers(server):
+    """After a 500, report.failed holds the image; sending it again when the server answers stores it exactly once."""
+    base, store = server
+    png = picture("PNG", (7, 7, 7))
+    store.answer_status = 500
+    with OrchestratorClient(base, KEY, retry_attempts=1) as client:
+        report = upload_references([("a.png", png)], BackendUploader(client.upload_references))
+        assert [f.name for f in report.failed] == ["a.png"] and store.parts == []
+        store.answer_status = 200
+        again = upload_checked(report.failed, BackendUploader(client.upload_references))
+    assert again.ok and [d for _f, _n, _t, d in store.parts] == [png]
+    assert httpx.get(again.urls[0], trust_env=False).content == png
+
+
+def test_more_than_six_never_reach_the_server(server):
+    """Nine good files through upload_references: the server receives six, the other three are refused by name."""
+    base, store = server
+    files = [(f"p{i}.png", picture("PNG", (i, 40, 80))) for i in range(9)]
+    with OrchestratorClient(base, KEY) as client:
+        report = upload_references(files, BackendUploader(client.upload_references))
+    assert len(store.parts) == 6 and report.error is None
+    assert [r.name for r in report.refused] == ["p6.png", "p7.png", "p8.png"]

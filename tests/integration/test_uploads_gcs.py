@@ -40,7 +40,12 @@ from google.oauth2 import service_account
 from PIL import Image
 
 from batchcore.errors import UploadError
-from batchcore.uploads import GcsSignedUrlUploader, check_references, upload_references
+from batchcore.uploads import (
+    GcsSignedUrlUploader,
+    check_references,
+    upload_checked,
+    upload_references,
+)
 
 BUCKET = "batch-studio-refs"
 CLIENT_EMAIL = "ref-signer@batch-studio-test.iam.gserviceaccount.com"
@@ -290,3 +295,47 @@ def test_url_lifetime_is_limited_to_seven_days(credentials):
     """A signed URL lifetime beyond the V4 limit of 7 days is refused when the uploader is made."""
     with pytest.raises(ValueError, match="7 days"):
         GcsSignedUrlUploader(BUCKET, credentials, url_ttl=timedelta(days=8))
+
+
+def test_a_memoryview_is_streamed_with_its_length_not_chunked(emulator, credentials, recorded, bucket_reader):
+    """An image given as a read-only memoryview is PUT in slices with a Content-Length (no chunked encoding) and stored byte for byte."""
+    http, sent = recorded
+    noisy = io.BytesIO()
+    Image.frombytes("RGB", (800, 600), os.urandom(800 * 600 * 3)).save(noisy, format="PNG")
+    data = noisy.getvalue()
+    assert len(data) > 1024 * 1024  # more than one 1 MB slice
+    refs = check_references([("view.png", memoryview(data))]).accepted
+    assert isinstance(refs[0].data, memoryview) and refs[0].data.obj is data
+    (up,) = GcsSignedUrlUploader(BUCKET, credentials, http=http, api_endpoint=emulator, prefix="view/").upload(refs)
+    (put,) = [r for r in sent if r.method == "PUT"]
+    assert put.headers["content-length"] == str(len(data)) and "transfer-encoding" not in put.headers
+    assert bucket_reader.get_blob(f"view/{refs[0].sha256}.png").download_as_bytes() == data
+    assert httpx.get(up.url).content == data
+
+
+def test_failed_gcs_upload_is_listed_and_can_be_sent_again(emulator, credentials, recorded, bucket_reader):
+    """Uploads refused by storage come back in report.failed; sending report.failed to a working bucket stores them."""
+    http, _ = recorded
+    files = [("one.png", image("PNG", (1, 1, 1))), ("two.jpg", image("JPEG", (2, 2, 2)))]
+    report = upload_references(files, GcsSignedUrlUploader("no-such-bucket", credentials, http=http, api_endpoint=emulator))
+    assert report.attached == [] and [f.name for f in report.failed] == ["one.png", "two.jpg"]
+    assert all("404" in f.reason and f"'{f.name}'" in f.reason for f in report.failed)
+
+    again = upload_checked(report.failed, GcsSignedUrlUploader(BUCKET, credentials, http=http, api_endpoint=emulator,
+                                                                prefix="retry/"))
+    assert again.ok and [img.safe_name for img, _ in again.attached] == ["one.png", "two.jpg"]
+    for img, ref in again.attached:
+        assert bucket_reader.get_blob(f"retry/{img.sha256}{img.extension}").download_as_bytes() == img.data
+        assert httpx.get(ref.url).content == img.data
+
+
+def test_unreachable_bucket_fails_every_image_without_retrying_each(credentials):
+    """When the bucket cannot be reached, the first image fails for that and the rest are not tried; all are retryable."""
+    sent: list[httpx.Request] = []
+    endpoint = f"http://127.0.0.1:{_free_port()}"
+    files = [(f"{n}.png", image("PNG", (n, n, n))) for n in range(1, 4)]
+    with httpx.Client(timeout=5, event_hooks={"request": [sent.append]}) as http:
+        report = upload_references(files, GcsSignedUrlUploader(BUCKET, credentials, http=http, api_endpoint=endpoint))
+    assert len(sent) == 1 and [f.name for f in report.failed] == ["1.png", "2.png", "3.png"]
+    assert "Could not reach the storage bucket" in report.failed[0].reason
+    assert "was not sent" in report.failed[1].reason and report.retryable == report.accepted

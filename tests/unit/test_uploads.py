@@ -7,6 +7,7 @@ import io
 import os
 import re
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from PIL import Image
 from batchcore.errors import AuthError, BatchStudioError, UploadError
 from batchcore.pricing import MAX_REF_IMAGES
 from batchcore.uploads import (
-    square_preview,
     MAX_NAME_CHARS,
     MAX_REF_BYTES,
+    MAX_REF_PIXELS,
     THUMBNAIL_PX,
     BackendUploader,
     LocalStoreUploader,
@@ -28,6 +29,8 @@ from batchcore.uploads import (
     UploadedRef,
     check_references,
     sanitize_name,
+    square_preview,
+    upload_checked,
     upload_references,
 )
 
@@ -215,11 +218,16 @@ def test_pillow_decompression_bomb_error_is_a_refusal():
 
 
 def test_pillow_bomb_warning_zone_is_a_refusal():
-    """A PNG claiming just over Pillow's pixel limit (Pillow only warns) is refused by our own check."""
+    """A PNG claiming just over Pillow's pixel limit is refused from its header, before Pillow could even warn."""
     side = int(Image.MAX_IMAGE_PIXELS**0.5) + 10
-    with pytest.warns(Image.DecompressionBombWarning):
-        reason = refusal_for([("big.png", png_header_only(side, side))])
+    data = png_header_only(side, side)
+    with pytest.warns(Image.DecompressionBombWarning):  # what Pillow alone would do with it
+        Image.open(io.BytesIO(data)).close()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        reason = refusal_for([("big.png", data)])
     assert "too large in pixels" in reason
+    assert [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)] == []
 
 
 def test_truncated_png_is_refused():
@@ -263,9 +271,19 @@ def test_refusal_names_are_printable():
 
 
 def test_path_components_are_dropped():
-    """Folders in a name (Unix or Windows, including ..) are dropped; the real extension is kept."""
-    result = check_references([("../../etc/passwd.png", png(12)), ("C:\\Users\\me\\Cat Pic.PNG", png(13))])
-    assert [r.safe_name for r in result.accepted] == ["passwd.png", "Cat_Pic.png"]
+    """Folders in a name (Unix or Windows, including ..) are dropped by sanitize_name; the real extension is kept."""
+    assert sanitize_name("../../etc/passwd.png", ".png") == "passwd.png"
+    assert sanitize_name("C:\\Users\\me\\Cat Pic.PNG", ".png") == "Cat_Pic.png"
+
+
+def test_names_with_folders_or_nul_are_refused():
+    """A file whose name has folders (Unix or Windows, including ..) or a NUL is refused by name, shown printable."""
+    result = check_references([("../../etc/passwd.png", png(12)), ("C:\\Users\\me\\Cat Pic.PNG", png(13)),
+                               ("cat\x00.png", png(14)), ("..", png(15))])
+    assert result.accepted == []
+    assert [r.name for r in result.refused] == ["../../etc/passwd.png", "C:\\Users\\me\\Cat Pic.PNG", "cat?.png", ".."]
+    assert all("folder names in its file name" in r.reason for i, r in enumerate(result.refused) if i != 2)
+    assert result.refused[2].reason == "'cat?.png' has a NUL character in its file name; rename the file and try again."
 
 
 def test_duplicate_names_are_made_unique():
@@ -306,11 +324,13 @@ def test_sanitized_names_are_always_safe(raw, ext):
 
 @given(st.lists(st.text(max_size=40), min_size=1, max_size=6))
 def test_accepted_names_are_unique_and_safe(names):
-    """Whatever names six different images arrive with, their safe names are distinct and safe."""
+    """Whatever names six different images arrive with, those without folders or NUL are accepted with distinct safe names."""
     files = [(n, png(40 + i)) for i, n in enumerate(names)]
     result = check_references(files)
     safe = [r.safe_name for r in result.accepted]
-    assert len(safe) == len(names)
+    plain = [n for n in names if not ({"/", "\\", "\x00"} & set(n) or n.strip() in (".", ".."))]
+    assert len(safe) == len(plain) and len(result.refused) == len(names) - len(plain)
+    assert all("in its file name" in r.reason for r in result.refused)
     assert len({s.lower() for s in safe}) == len(safe)
     assert all(SAFE_NAME.fullmatch(s) and len(s) <= MAX_NAME_CHARS and s.endswith(".png") for s in safe)
 
@@ -584,3 +604,199 @@ def test_an_uploader_that_stores_fewer_images_attaches_none():
     assert str(report.error) == "Only 1 of 2 reference images were stored; nothing was attached. Try again."
     assert report.uploaded == [] and len(report.accepted) == 2
     assert [r.name for r in report.refused] == ["bad.png"] and not report.ok
+
+
+# ----------------------------------------------------------------------------- the six-file limit, whoever calls
+
+
+def test_max_files_cannot_be_raised_above_six():
+    """Asking check_references for 10 places still accepts only MAX_REF_IMAGES (the server answers 500 to more)."""
+    result = check_references([(f"m{i}.png", png(100 + i)) for i in range(8)], max_files=10)
+    assert len(result.accepted) == MAX_REF_IMAGES
+    assert [r.name for r in result.refused] == ["m6.png", "m7.png"]
+    assert all(f"at most {MAX_REF_IMAGES} reference images" in r.reason for r in result.refused)
+
+
+def test_negative_already_makes_no_extra_room():
+    """A negative 'already' count is taken as 0: still at most six."""
+    result = check_references([(f"n{i}.png", png(110 + i)) for i in range(7)], already=-3)
+    assert len(result.accepted) == MAX_REF_IMAGES and len(result.refused) == 1
+
+
+def test_six_already_attached_refuses_each_new_file():
+    """With six references attached, every new file is refused, each with its own sentence naming the count."""
+    result = check_references([("a.png", png(120)), ("b.png", png(121))], already=6)
+    assert result.accepted == []
+    assert [r.reason for r in result.refused] == [
+        f"'{n}' was not added: at most 6 reference images are allowed and 6 are already attached." for n in ("a.png", "b.png")
+    ]
+
+
+def test_upload_references_sends_at_most_the_room_left():
+    """With 4 attached and 4 good files, 2 are uploaded and the other 2 are refused naming the limit; nothing more is sent."""
+    uploader = RecordingUploader()
+    report = upload_references([(f"r{i}.png", png(130 + i)) for i in range(4)], uploader, already=4)
+    assert [i.safe_name for i in uploader.stored] == ["r0.png", "r1.png"]
+    assert [r.name for r in report.refused] == ["r2.png", "r3.png"] and report.failed == []
+
+
+def test_backend_uploader_refuses_seven_images_without_sending():
+    """BackendUploader given seven checked images raises UploadError and the server receives nothing."""
+    images = [check_references([(f"s{i}.png", png(140 + i))]).accepted[0] for i in range(7)]
+    backend = FakeBackend()
+    with pytest.raises(UploadError, match="At most 6 reference images can be uploaded at once and 7 were given"):
+        BackendUploader(backend.send).upload(images)
+    assert backend.received == []
+
+
+def test_local_store_refuses_seven_images_without_writing(tmp_path: Path):
+    """LocalStoreUploader given seven images raises UploadError and writes no file."""
+    images = [check_references([(f"t{i}.png", png(150 + i))]).accepted[0] for i in range(7)]
+    with pytest.raises(UploadError, match="nothing was sent"):
+        LocalStoreUploader(tmp_path, "http://localhost/r").upload(images)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_upload_checked_refuses_images_past_the_limit():
+    """upload_checked with eight already-checked images sends six and refuses two by name."""
+    images = [check_references([(f"u{i}.png", png(160 + i))]).accepted[0] for i in range(8)]
+    uploader = RecordingUploader()
+    report = upload_checked(images, uploader)
+    assert len(uploader.stored) == 6 and [r.name for r in report.refused] == ["u6.png", "u7.png"]
+
+
+# ----------------------------------------------------------------------------- failed uploads can be retried
+
+
+def test_failed_upload_lists_every_image_for_retry_and_retry_attaches_them():
+    """When the server refuses the upload, report.failed names each accepted image; sending them again attaches them."""
+    files = [("one.png", png(170)), ("bad.png", b""), ("two.jpg", jpeg(171))]
+    failing = BackendUploader(FakeBackend(fail=UploadError("Uploading the reference images failed. The server is down.")).send)
+    report = upload_references(files, failing)
+    assert [f.name for f in report.failed] == ["one.png", "two.jpg"]
+    assert report.failed[0].reason == "'one.png' was not uploaded: Uploading the reference images failed. The server is down."
+    assert [r.name for r in report.refused] == ["bad.png"] and report.attached == [] and not report.ok
+
+    again = upload_checked(report.failed, BackendUploader(FakeBackend().send), already=0)
+    assert again.ok and [img.safe_name for img, _ in again.attached] == ["one.png", "two.jpg"]
+    assert [ref.url for _, ref in again.attached] == ["https://storage.example/one.png", "https://storage.example/two.jpg"]
+
+
+def test_partial_failure_keeps_what_was_stored(tmp_path: Path):
+    """With an image-by-image store, one failure leaves the others attached and only that one failed, then retryable."""
+    images = check_references([("a.png", png(180)), ("b.png", png(181)), ("c.png", png(182))]).accepted
+    store = LocalStoreUploader(tmp_path, "http://localhost/r")
+    store.path_for(images[1]).mkdir()  # b.png cannot be written
+    report = upload_checked(images, store)
+    assert [img.safe_name for img, _ in report.attached] == ["a.png", "c.png"]
+    assert [f.name for f in report.failed] == ["b.png"] and "'b.png'" in report.failed[0].reason
+    assert isinstance(report.error, UploadError) and report.retryable == [images[1]]
+
+    store.path_for(images[1]).rmdir()
+    again = upload_checked(report.failed, store, already=2)
+    assert again.ok and [img.safe_name for img, _ in again.attached] == ["b.png"]
+    assert store.path_for(images[1]).read_bytes() == images[1].data
+
+
+def test_an_uploader_bug_is_a_failed_upload_not_a_crash():
+    """An uploader raising a plain exception gives report.error (an UploadError without its text) and every image failed."""
+
+    class Broken:
+        def upload(self, images):
+            raise RuntimeError("internal detail token=hunter2")
+
+    report = upload_references([("a.png", png(190))], Broken())
+    assert isinstance(report.error, UploadError) and "RuntimeError" in str(report.error)
+    assert "hunter2" not in str(report.error) and [f.name for f in report.failed] == ["a.png"]
+
+
+def test_upload_each_answering_too_few_outcomes_fails_every_image():
+    """An uploader whose upload_each answers fewer outcomes than images attaches nothing and fails all of them."""
+
+    class Short:
+        def upload_each(self, images):
+            return [UploadedRef(name=images[0].safe_name, url="https://x.example/1")]
+
+    report = upload_references([("1.png", png(191)), ("2.png", png(192))], Short())
+    assert report.attached == [] and [f.name for f in report.failed] == ["1.png", "2.png"]
+    assert str(report.error) == "Only 1 of 2 reference images were stored; nothing was attached. Try again."
+
+
+# ----------------------------------------------------------------------------- bytes are passed through
+
+
+def test_bytes_are_kept_not_copied():
+    """The bytes given are the very object carried to the uploader (no copy)."""
+    data = png(200)
+    (ref,) = check_references([("a.png", data)]).accepted
+    uploader = RecordingUploader()
+    upload_checked([ref], uploader)
+    assert ref.data is data and uploader.stored[0].data is data
+
+
+def test_read_only_memoryview_is_kept_without_a_copy():
+    """A read-only memoryview is accepted and carried as a view of the same memory."""
+    data = jpeg(201)
+    (ref,) = check_references([("a.jpg", memoryview(data))]).accepted
+    assert isinstance(ref.data, memoryview) and ref.data.obj is data
+    assert ref.sha256 == hashlib.sha256(data).hexdigest() and ref.size == len(data)
+
+
+def test_writable_buffer_is_copied_once_so_later_changes_do_not_leak():
+    """A bytearray is copied at the check: changing it afterwards does not change what will be uploaded."""
+    original = png(202)
+    buffer = bytearray(original)
+    (ref,) = check_references([("a.png", buffer)]).accepted
+    buffer[:8] = b"garbage!"
+    assert ref.data == original and hashlib.sha256(ref.data).hexdigest() == ref.sha256
+
+
+def test_data_that_is_not_bytes_is_refused_not_raised():
+    """A str or None where bytes belong is refused with a sentence, not an exception."""
+    result = check_references([("a.png", "not bytes"), ("b.png", None)])
+    assert result.accepted == [] and [r.reason for r in result.refused] == [
+        "'a.png' could not be read (it is not a file's bytes).",
+        "'b.png' could not be read (it is not a file's bytes).",
+    ]
+
+
+# ----------------------------------------------------------------------------- pixels
+
+
+def test_pixel_limit_is_inclusive():
+    """With a 10,000-pixel limit, 100 x 100 is accepted and 101 x 100 refused naming both sizes."""
+    assert check_references([("ok.png", png(210, (100, 100)))], max_pixels=10_000).ok
+    reason = refusal_for([("big.png", png(211, (101, 100)))], max_pixels=10_000)
+    assert reason == (
+        "'big.png' is 101 × 100 pixels (0.0101 megapixels), too large in pixels to be read safely: "
+        "the limit is 10,000 pixels (0.01 megapixels). Make it smaller and try again."
+    )
+
+
+def test_pixel_limit_cannot_be_raised_above_the_documented_one():
+    """Asking for a billion pixels still refuses anything over MAX_REF_PIXELS (40 MP), naming it."""
+    assert MAX_REF_PIXELS == 40_000_000
+    reason = refusal_for([("wide.png", png_header_only(6400, 6251))], max_pixels=10**9)
+    assert "6,400 × 6,251 pixels" in reason and "the limit is 40,000,000 pixels (40 megapixels)" in reason
+
+
+@given(st.binary(max_size=2048), st.sampled_from([b"", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a"]))
+def test_any_bytes_give_exactly_one_outcome(tail, head):
+    """Whatever the bytes (bare or behind a PNG/JPEG/GIF signature), check_references answers one outcome and never raises."""
+    result = check_references([("x.png", head + tail)])
+    assert len(result.accepted) + len(result.refused) == 1
+    assert all(r.reason.isprintable() for r in result.refused)
+
+
+@given(st.integers(min_value=0), st.integers(min_value=0, max_value=255), st.sampled_from(["png", "jpeg"]),
+       st.booleans())
+def test_damaged_real_images_give_exactly_one_outcome(where, value, kind, cut):
+    """A real PNG or JPEG with one byte changed, or cut anywhere, is accepted with a PNG thumbnail or refused, never raised."""
+    base = bytearray(png(220, (30, 20)) if kind == "png" else jpeg(221, (30, 20)))
+    where %= len(base)
+    data = bytes(base[:where]) if cut else bytes(base[:where] + bytes([value]) + base[where + 1:])
+    result = check_references([("x.png", data)])
+    assert len(result.accepted) + len(result.refused) == 1
+    for ref in result.accepted:
+        with Image.open(io.BytesIO(ref.thumbnail)) as thumb:
+            assert thumb.format == "PNG"
