@@ -18,6 +18,7 @@ import numbers
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -57,7 +58,7 @@ __all__ = [
     "visible",
 ]
 
-SCENE_ID_PATTERN = r"^[A-Za-z0-9._-]{1,%d}$" % MAX_SCENE_ID_CHARS
+SCENE_ID_PATTERN = rf"^[A-Za-z0-9._-]{{1,{MAX_SCENE_ID_CHARS}}}$"
 _SCENE_ID_RE = re.compile(SCENE_ID_PATTERN)
 _SCENE_ID_BAD_CHAR = re.compile(r"[^A-Za-z0-9._-]")
 _PLAIN_INT = re.compile(r"^[0-9]+$")
@@ -155,7 +156,7 @@ class ParseResult(BaseModel):
         return sum(r.variants for r in self.rows)
 
     @property
-    def cost(self):
+    def cost(self) -> Decimal:
         return image_cost(self.rows)
 
 
@@ -604,10 +605,11 @@ def check_records(
                 _cell_text(record),
             )
             continue
-        values = [record.get(k) for k in ("scene_id", "prompt", "variants")]
+        scene_id, prompt, variants = (record.get(k) for k in ("scene_id", "prompt", "variants"))
+        values = (scene_id, prompt, variants)
         if all(is_blank_cell(v) for v in values):
             continue  # an empty grid row the person has not filled in yet
-        checker.check(number, *values, text=" | ".join(_cell_text(v) for v in values))
+        checker.check(number, scene_id, prompt, variants, " | ".join(_cell_text(v) for v in values))
     return checker.result()
 
 
