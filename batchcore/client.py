@@ -56,7 +56,7 @@ from .models import (
 )
 from .pricing import MAX_REF_IMAGES, MAX_ROWS, MAX_VIDEO_CLIPS
 from .problems import error_from_response, json_body, reason_phrase, scrub
-from .rows import BatchRow
+from .rows import BatchRow, row_problems
 
 __all__ = ["OrchestratorClient", "image_request", "video_request"]
 
@@ -72,9 +72,16 @@ _USER_AGENT = "batch-studio/0.1 (+httpx)"
 # --- request bodies -------------------------------------------------------------------
 
 
-def image_request(rows: Sequence[BatchRow], run_mode: str) -> dict[str, Any]:
+def image_request(
+    rows: Sequence[BatchRow], run_mode: str, *, own_base_url: str = ""
+) -> dict[str, Any]:
     """The exact ``POST /batch/images`` body: only fields the strict server schema knows,
-    ``ref_pack_public_urls`` only for rows that have references."""
+    ``ref_pack_public_urls`` only for rows that have references.
+
+    A row the server's schema would refuse (a prompt over 1,000 UTF-16 units, a reference
+    that is not ``https://`` …) raises :class:`InputError` naming the scene: never a 400.
+    A reference under ``own_base_url`` (the orchestrator that served it, e.g. the emulator
+    on ``http://127.0.0.1``) is accepted as that server accepts it."""
     if run_mode not in ("dry_run", "live"):
         raise ValueError(f"runMode must be 'dry_run' or 'live', not {run_mode!r}")
     if not rows:
@@ -91,6 +98,10 @@ def image_request(rows: Sequence[BatchRow], run_mode: str) -> dict[str, Any]:
                     f"the limit is {MAX_REF_IMAGES}."
                 )
             item["ref_pack_public_urls"] = [{"url": url} for url in row.ref_urls]
+        problems = row_problems(row, own_base_url=own_base_url)
+        if problems:
+            # The server's schema would refuse it with a generic 400: say which row and why.
+            raise InputError(f"Scene {row.scene_id}: {problems[0]} Nothing was sent.")
         items.append(item)
     return {"items": items, "runMode": run_mode}
 
@@ -201,14 +212,14 @@ class OrchestratorClient:
 
     def dry_run_images(self, rows: Sequence[BatchRow], *, batch_hash: str) -> DryRunResult:
         """``POST /batch/images`` with ``runMode: "dry_run"``: the cost, nothing generated."""
-        body = image_request(rows, "dry_run")
+        body = image_request(rows, "dry_run", own_base_url=self.base_url)
         response = self._call("POST", "/batch/images", what="dry-run", paid=False,
                               json=body, batch_hash=batch_hash)
         return parse_dry_run(self._json(response, "dry-run"))
 
     def generate_images(self, rows: Sequence[BatchRow], *, batch_hash: str) -> LiveResult:
         """PAID. ``POST /batch/images`` with ``runMode: "live"``; never resent once sent."""
-        body = image_request(rows, "live")
+        body = image_request(rows, "live", own_base_url=self.base_url)
         response = self._call("POST", "/batch/images", what="image generation", paid=True,
                               json=body, batch_hash=batch_hash, timeout=self._live_timeout)
         return self._paid_parse(parse_live, response, "image generation", batch_hash)

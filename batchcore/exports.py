@@ -18,8 +18,18 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .pricing import PRICE_PER_IMAGE
-from .rows import BatchRow, LineError, ParseResult, rows_from_records
+from .pricing import MAX_ROWS, PRICE_PER_IMAGE
+from .rows import (
+    BatchRow,
+    LineError,
+    LongNumber,
+    ParseResult,
+    Source,
+    check_records,
+    describe_value,
+    is_blank_cell,
+    visible,
+)
 from .statuslog import render_log
 from .workflow import (
     DryRunReceipt,
@@ -32,7 +42,10 @@ from .workflow import (
 
 __all__ = [
     "MANIFEST_FIELDS",
+    "MAX_JSON_DEPTH",
+    "ManifestImport",
     "approved_zip",
+    "decode_manifest",
     "escape_cell",
     "import_manifest",
     "manifest_csv",
@@ -176,65 +189,183 @@ def manifest_json(records: Iterable[Mapping[str, Any]]) -> str:
 
 # --- import ------------------------------------------------------------------------------
 
+#: Nesting deeper than this is refused before parsing (a manifest is a list of flat records).
+MAX_JSON_DEPTH = 64
+#: Digits beyond which a JSON integer is not read as a number (Python refuses > 4,300).
+_MAX_INT_DIGITS = 100
 
-def _blank(value: Any) -> bool:
-    return value is None or str(value).strip() == ""
+
+class ManifestImport(ParseResult):
+    """The rows of an imported manifest, its errors, and how many records it held.
+
+    ``records`` counts the records with any data; ``over_cap`` those beyond the batch's row
+    limit, which are not imported (one error says so, naming the first). :meth:`summary`
+    is the sentence to show and log: it never says "imported 2 rows" without saying how
+    many were not.
+    """
+
+    records: int = 0
+    over_cap: int = 0
+
+    def summary(self, name: str = "the manifest") -> str:
+        """One plain sentence: what was imported from ``name`` and what was not."""
+        shown = visible(name, 80)
+        got = len(self.rows)
+        missed = self.records - got
+        if self.records == 0:
+            return f"Nothing was imported from {shown}: it holds no records."
+        if missed <= 0:
+            return f"Imported all {got:,} row{'s' if got != 1 else ''} from {shown}."
+        return (f"Imported {got:,} of {self.records:,} records from {shown}; "
+                f"{missed:,} {'were' if missed != 1 else 'was'} not imported "
+                f"({len(self.errors):,} problem{'s' if len(self.errors) != 1 else ''} listed).")
 
 
-def _check(numbered: list[tuple[int, Mapping[str, Any]]]) -> ParseResult:
+def decode_manifest(data: bytes) -> tuple[str, str]:
+    """The text of an uploaded manifest file, and a sentence saying how it was read.
+
+    UTF-16 with a byte-order mark, then UTF-8 (with or without a BOM), then Windows-1252
+    (what Excel on Windows saves as "CSV"), then Latin-1, which reads any bytes: a file
+    is never refused here, and the note says which encoding was used.
+    """
+    raw = bytes(data)
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16"), "Read as UTF-16 text."
+        except UnicodeDecodeError:
+            pass
+    try:
+        return raw.decode("utf-8-sig"), "Read as UTF-8 text."
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp1252"), ("Read as Windows-1252 (cp1252) text because it is not "
+                                      "valid UTF-8; check accented letters.")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1"), ("Read as Latin-1 text because it is neither UTF-8 nor "
+                                       "Windows-1252; some characters may be wrong.")
+
+
+#: A JSON string (skipped whole), a bracket or a newline: what the depth check looks at.
+_JSON_STRUCTURE = re.compile(r'"[^"\\\n]*(?:\\.[^"\\\n]*)*"|[\[\]{}\n]')
+
+
+def _json_depth_problem(text: str) -> LineError | None:
+    """An error when ``text`` nests arrays/objects deeper than :data:`MAX_JSON_DEPTH`.
+
+    Counted outside strings without recursion, so 100,000 ``[`` cannot exhaust the stack.
+    """
+    depth = 0
+    line = 1
+    for match in _JSON_STRUCTURE.finditer(text):
+        token = match.group()
+        if token == "\n":
+            line += 1
+        elif token in "[{":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return LineError(line=line, source="file", message=(
+                    f"This JSON is nested more than {MAX_JSON_DEPTH} levels deep; a manifest "
+                    "is a list of flat records with scene_id, prompt and variants."))
+        elif token in "]}":
+            depth -= 1
+    return None
+
+
+def _json_int(digits: str) -> int | LongNumber:
+    """A JSON integer, or a :class:`LongNumber` when it is too long to be a real value."""
+    return LongNumber(len(digits.lstrip("-"))) if len(digits) > _MAX_INT_DIGITS else int(digits)
+
+
+def _limited(numbered: list[tuple[int, Mapping[str, Any]]], source: Source, noun: str
+             ) -> ManifestImport:
+    """Check the first ``MAX_ROWS`` records with data; one error names all the others."""
+    with_data = [(n, r) for n, r in numbered if not all(is_blank_cell(v) for v in r.values())]
+    kept, over = with_data[:MAX_ROWS], with_data[MAX_ROWS:]
+    checked = _check(kept, source)
+    errors = list(checked.errors)
+    if over:
+        first, last = over[0][0], over[-1][0]
+        span = (f"{noun} {first:,} was" if len(over) == 1
+                else f"{len(over):,} records from {noun} {first:,} to {last:,} were")
+        errors.append(LineError(line=first, source=source, message=(
+            f"A batch holds at most {MAX_ROWS} rows and this manifest has {len(with_data):,} "
+            f"records, so {span} not imported. Split the file into batches of {MAX_ROWS}.")))
+    return ManifestImport(rows=checked.rows, errors=errors, records=len(with_data),
+                          over_cap=len(over))
+
+
+def _check(numbered: list[tuple[int, Mapping[str, Any]]], source: Source) -> ParseResult:
     """Check ``(line, record)`` pairs with batchcore's row rules; errors keep their line.
 
-    ``rows_from_records`` numbers records by position (1-based) and skips records whose
-    three row fields are all empty, so a gap in the numbering is filled with empty
-    placeholders. A record that has *other* data but no row fields is an error here.
+    A record that has *other* data but no row fields is an error here (never skipped).
     """
-    slots: list[Mapping[str, Any]] = []
     own_errors: list[LineError] = []
+    to_check: list[tuple[int, Mapping[str, Any]]] = []
     for line, record in numbered:
-        while len(slots) < line - 1:
-            slots.append({})
-        if all(_blank(record.get(k)) for k in _ROW_FIELDS):
-            if not all(_blank(v) for v in record.values()):
-                own_errors.append(LineError(
-                    line=line,
-                    message="This record has no scene_id, prompt or variants.",
-                    text=" | ".join("" if v is None else str(v) for v in record.values()),
-                ))
-            slots.append({})
+        if all(is_blank_cell(record.get(k)) for k in _ROW_FIELDS):
+            own_errors.append(LineError(
+                line=line, source=source,
+                message="This record has no scene_id, prompt or variants.",
+                text=" | ".join(_shown(v) for v in record.values())[:500],
+            ))
         else:
-            slots.append(record)
-    checked = rows_from_records(slots)
+            to_check.append((line, record))
+    checked = check_records(to_check, source=source)
     errors = sorted([*checked.errors, *own_errors], key=lambda e: e.line)
     return ParseResult(rows=checked.rows, errors=errors)
 
 
-def _import_json(text: str) -> ParseResult:
+def _shown(value: Any) -> str:
+    return value if isinstance(value, str) else ("" if value is None else describe_value(value))
+
+
+def _one_error(message: str, line: int = 1, source: Source = "file") -> ManifestImport:
+    return ManifestImport(errors=[LineError(line=line, source=source, message=message)])
+
+
+def _import_json(text: str) -> ManifestImport:
+    too_deep = _json_depth_problem(text)
+    if too_deep is not None:
+        return ManifestImport(errors=[too_deep])
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as exc:
-        return ParseResult(errors=[LineError(
-            line=exc.lineno, message=f"This is not valid JSON: {exc.msg} (column {exc.colno}).")])
+        return _one_error(f"This is not valid JSON: {exc.msg} (column {exc.colno:,}).",
+                          exc.lineno)
+    except (RecursionError, ValueError) as exc:  # any other refusal of the decoder
+        return _one_error(f"This JSON cannot be read ({type(exc).__name__}).")
     if isinstance(data, dict) and isinstance(data.get("records"), list):
         data = data["records"]
     if not isinstance(data, list):
-        return ParseResult(errors=[LineError(
-            line=1, message="A JSON manifest must be a list of records (objects).")])
+        return _one_error("A JSON manifest must be a list of records (objects); "
+                          f"found {describe_value(data)}.")
     numbered: list[tuple[int, Mapping[str, Any]]] = []
     not_objects: list[LineError] = []
     for number, record in enumerate(data, start=1):
         if isinstance(record, dict):
             numbered.append((number, record))
+        elif record is None:
+            continue  # nothing in it, like an empty spreadsheet row
         else:
             not_objects.append(LineError(
-                line=number, message=f"Record {number} is not an object with scene_id, "
-                                     f"prompt and variants; found {type(record).__name__}.",
-                text=json.dumps(record, ensure_ascii=False)[:200]))
-    checked = _check(numbered)
-    errors = sorted([*checked.errors, *not_objects], key=lambda e: e.line)
-    return ParseResult(rows=checked.rows, errors=errors)
+                line=number, source="json",
+                message=f"Record {number:,} is not an object with scene_id, prompt and "
+                        f"variants; found {describe_value(record)}.",
+                text=_shown(record)[:200]))
+    result = _limited(numbered, "json", "record")
+    return _merge(result, not_objects)
 
 
-def _import_csv(text: str) -> ParseResult:
+def _merge(result: ManifestImport, extra: list[LineError]) -> ManifestImport:
+    """Add errors for records that were not objects (they count as records not imported)."""
+    if not extra:
+        return result
+    errors = sorted([*result.errors, *extra], key=lambda e: e.line)
+    return result.model_copy(update={"errors": errors, "records": result.records + len(extra)})
+
+
+def _import_csv(text: str) -> ManifestImport:
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     numbered: list[tuple[int, Mapping[str, Any]]] = []
     try:
@@ -242,35 +373,43 @@ def _import_csv(text: str) -> ParseResult:
         fields = [h.strip().lstrip("\ufeff").lower() for h in header or []]
         missing = [f for f in _ROW_FIELDS if f not in fields]
         if missing:
-            return ParseResult(errors=[LineError(
-                line=1,
+            return ManifestImport(errors=[LineError(
+                line=1, source="csv",
                 message="The first line must name the columns scene_id, prompt and variants; "
                         f"missing: {', '.join(missing)}.",
-                text=",".join(header or []))])
+                text=",".join(header or [])[:500])])
         # Row numbers count records as a spreadsheet shows them: the header is row 1.
         for number, cells in enumerate(reader, start=2):
             values = [unescape_cell(c) for c in cells]
-            record = {field: values[i] if i < len(values) else None
-                      for i, field in enumerate(fields)}
+            record: dict[str, Any] = {field: values[i] if i < len(values) else None
+                                      for i, field in enumerate(fields)}
             if len(values) > len(fields):
                 record["(extra cells)"] = ",".join(values[len(fields):])
             numbered.append((number, record))
     except csv.Error as exc:
-        return ParseResult(errors=[LineError(
-            line=reader.line_num, message=f"This is not valid CSV: {exc}.")])
-    return _check(numbered)
+        reason = str(exc)
+        if "field larger than field limit" in reason:
+            reason = f"a cell is longer than {csv.field_size_limit():,} characters"
+        return _one_error(f"This is not valid CSV: {reason}.", reader.line_num or 1)
+    return _limited(numbered, "csv", "row")
 
 
-def import_manifest(text: str) -> ParseResult:
+def import_manifest(text: str) -> ManifestImport:
     """Rows (scene_id, prompt, variants) of a CSV or JSON manifest, for a NEW batch.
 
     The format is detected (JSON starts with ``[`` or ``{``). Each bad record becomes an
-    error naming its line: the spreadsheet row for CSV (header = 1), the 1-based record
-    number for JSON. Records with no data at all (empty spreadsheet rows) are skipped.
+    error naming its line: the spreadsheet row for CSV (header = 1, ``source="csv"``), the
+    1-based record number for JSON (``source="json"``). Records with no data at all (empty
+    spreadsheet rows) are skipped. Only the first ``MAX_ROWS`` records with data are
+    checked; one error names how many more there were, which are not imported. Nothing
+    raises: a file too deep, with a 5,000-digit number or broken quoting is one error.
+    Pass bytes through :func:`decode_manifest` first.
     """
+    if not isinstance(text, str):
+        return _one_error(f"The manifest must be text; found {describe_value(text)}.")
     body = text.lstrip("\ufeff")
     if not body.strip():
-        return ParseResult(errors=[LineError(line=1, message="The manifest is empty.")])
+        return _one_error("The manifest is empty.")
     if body.lstrip()[0] in "[{":
         return _import_json(body)
     return _import_csv(body)

@@ -103,7 +103,7 @@ def test_all_errors_show_clear_messages(app):
     enter_batch(app, "SCENE-001 | ok | 2\nno separators here\nSCENE-003 | too many | 4\n")
     shown = texts(app) + "\n" + app.dataframe[0].value.to_string()
     assert "2 line(s) need fixing" in shown
-    assert "Expected `scene_id | prompt | variants`" in shown
+    assert 'Expected "scene_id | prompt | variants"' in shown  # plain text: no markdown backticks
     assert "Variants must be from 1 to 3; found 4." in shown
     assert list(app.dataframe[0].value["line"]) == [2, 3]
     assert app.button(key="dry_run").disabled

@@ -105,6 +105,35 @@ def test_a_row_with_too_many_references_is_refused_and_nothing_is_billed():
     assert emu.ledger.charges == []
 
 
+def test_an_http_reference_is_refused_naming_it_and_nothing_is_billed():
+    """A live row with an http:// reference raises InputError naming the scene and reference; no charge."""
+    rows = [ROW.model_copy(update={"ref_urls": ("https://s/ok.png", "http://s/plain.png")})]
+    emu, client = emulated()
+    with client, pytest.raises(InputError) as info:
+        client.generate_images(rows, batch_hash=HASH)
+    assert str(info.value) == (
+        'Scene SCENE-001: Reference 2 ("http://s/plain.png") is not an https:// address; '
+        "the server accepts only https:// links. Nothing was sent.")
+    assert emu.ledger.charges == []
+
+
+def test_a_prompt_over_1000_utf16_units_is_refused_before_sending():
+    """A row built directly with 999 characters + 1 emoji (1,001 units) never reaches the server."""
+    row = BatchRow(scene_id="S1", prompt="x" * 999 + "\U0001f40d", variants=1)
+    server = Recorder(never)
+    with server.client() as client, pytest.raises(InputError, match="1,001 of 1,000 characters"):
+        client.dry_run_images([row], batch_hash=HASH)
+    assert server.requests == []
+
+
+def test_the_orchestrators_own_http_assets_are_sent():
+    """A reference served by the orchestrator itself over http (the emulator on loopback) is sent."""
+    own = "http://127.0.0.1:8787"
+    body = image_request([ROW.model_copy(update={"ref_urls": (f"{own}/assets/r.png",)})], "live",
+                         own_base_url=own)
+    assert body["items"][0]["ref_pack_public_urls"] == [{"url": f"{own}/assets/r.png"}]
+
+
 def test_six_references_are_allowed():
     """Exactly MAX_REF_IMAGES references still make a request body, one url object each."""
     refs = tuple(f"https://s/ref{i}.png" for i in range(MAX_REF_IMAGES))

@@ -130,8 +130,11 @@ def test_blank_and_comment_lines_are_ignored():
 
 
 def test_fields_are_trimmed_and_prompt_whitespace_collapsed():
-    """Fields are trimmed and any run of whitespace in the prompt becomes one space."""
-    result = parse_batch("  S.1_a-B  |   warm \t kitchen\u3000  light  \x0b |  2  ")
+    """Fields are trimmed and any run of whitespace in the prompt becomes one space.
+
+    (A vertical tab used to be collapsed here too; it is a line break, so it now splits the
+    line: see test_every_line_break_splits_lines.)"""
+    result = parse_batch("  S.1_a-B  |   warm \t kitchen\u3000  light \xa0 \x1f |  2  ")
     assert result.rows == [row("S.1_a-B", "warm kitchen light", 2)]
 
 
@@ -377,13 +380,19 @@ def test_rows_from_records_checks_grid_rows():
         {"scene_id": "A", "prompt": "p", "variants": "1"},
         {"scene_id": 7, "prompt": "p", "variants": 3},
         {"scene_id": float("nan"), "prompt": float("nan"), "variants": 1},
+        {"scene_id": "C", "prompt": "p", "variants": 2.5},
     ]
     result = rows_from_records(records)
-    assert result.rows == [row("A", "p q", 2), row("7", "p", 3)]
-    assert [e.line for e in result.errors] == [4, 5, 7]
-    assert "2.0" in result.errors[0].message
-    assert "already used on line 1" in result.errors[1].message
+    # 2.0 is a whole number (a grid column with one blank cell holds floats); the number 7 as
+    # a scene id is not text and is refused, never coerced (it used to become "7").
+    assert result.rows == [row("A", "p q", 2), row("B", "p", 2)]
+    assert [e.line for e in result.errors] == [5, 6, 7, 8]
+    assert "already used on line 1" in result.errors[0].message
+    assert "scene id must be text" in result.errors[1].message
+    assert "the number 7" in result.errors[1].message
     assert "scene id" in result.errors[2].message and "prompt is empty" in result.errors[2].message
+    assert "2.5" in result.errors[3].message
+    assert all(e.source == "grid" and str(e).startswith("Grid row ") for e in result.errors)
 
 
 def test_rows_from_records_caps_rows():

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import string
+import unicodedata
 
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from batchcore import MAX_PROMPT_CHARS, MAX_ROWS, BatchRow, format_batch, parse_batch
+from batchcore.rows import js_length, row_problems
 
 SCENE_ALPHABET = string.ascii_letters + string.digits + "._-"
 
@@ -44,10 +46,13 @@ _LF_TEXT = st.lists(_LINE, max_size=16).map("\n".join).filter(lambda t: "\r" not
 
 
 def entry_lines(text: str) -> list[tuple[int, str]]:
-    """The 1-based physical lines that are neither blank nor comments, as the contract says."""
+    """The 1-based physical lines that are neither blank nor comments, as the contract says.
+
+    Physical lines are those of str.splitlines (every line break a person may see: a lone
+    CR, U+2028, a form feed ...), not only those split at '\\n' as before.
+    """
     out = []
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw[:-1] if raw.endswith("\r") else raw
+    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
         if line.strip() and not line.strip().startswith("#"):
             out.append((number, line))
     return out
@@ -87,7 +92,10 @@ def test_every_entry_line_yields_exactly_one_row_or_one_error(text):
 
 @st.composite
 def valid_rows(draw) -> list[BatchRow]:
-    """Up to MAX_ROWS valid rows with distinct ids and prompts that survive collapsing."""
+    """Up to MAX_ROWS valid rows with distinct ids and prompts that survive collapsing.
+
+    (Valid now also means: no control character, not only invisible characters, and at most
+    1,000 UTF-16 units; the old generator made rows the server would refuse.)"""
     ids = draw(
         st.lists(st.text(SCENE_ALPHABET, min_size=1, max_size=50), max_size=MAX_ROWS, unique=True)
     )
@@ -100,10 +108,16 @@ def valid_rows(draw) -> list[BatchRow]:
                 st.text(min_size=990, max_size=1010),
             )
         )
-        prompt = " ".join(raw.split())
+        # Valid as the server counts: no control characters, not only invisible characters,
+        # at most 1,000 UTF-16 units (an emoji counts 2), so cut a long prompt to fit.
+        text = "".join(c for c in raw if unicodedata.category(c) != "Cc")
+        prompt = " ".join(text.split())
+        while js_length(prompt) > MAX_PROMPT_CHARS:
+            prompt = " ".join(prompt[:-1].split())
         assume(1 <= len(prompt) <= MAX_PROMPT_CHARS)
-        variants = draw(st.integers(1, 3))
-        rows.append(BatchRow(scene_id=scene_id, prompt=prompt, variants=variants))
+        row = BatchRow(scene_id=scene_id, prompt=prompt, variants=draw(st.integers(1, 3)))
+        assume(row_problems(row) == [])
+        rows.append(row)
     return rows
 
 
