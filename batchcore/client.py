@@ -248,6 +248,9 @@ class OrchestratorClient:
         and 429 are retried (a resent upload would store the files twice)."""
         if not files:
             return []
+        if len(files) > MAX_REF_IMAGES:  # the real server answers 500 to a seventh file
+            raise InputError(f"At most {MAX_REF_IMAGES} reference images can be uploaded at once; "
+                             f"{len(files)} were given. Nothing was sent.")
         parts = [("images", (name, data, mime)) for name, data, mime in files]
         try:
             response = self._call("POST", "/upload-reference", what="reference upload",

@@ -38,6 +38,7 @@ from . import media
 from .runtime import Runtime
 from .state import current, dismiss, keep, notices, ws
 from batchcore.plaintext import plain
+from batchcore.rows import prompt_length_note
 
 MODES = ["Single", "Batch"]
 GRID_COLUMNS = ["scene_id", "prompt", "variants"]
@@ -154,6 +155,7 @@ def prompts(rt: Runtime) -> None:
                                   placeholder="SCENE-001")
         inputs = inputs.model_copy(update={"single_prompt": prompt, "single_variants": variants,
                                            "single_scene_id": scene})
+        st.caption(plain(prompt_length_note(prompt)))
         parsed = parse_single(prompt, variants, scene or None) if prompt.strip() else ParseResult()
         stale = False
     else:
@@ -186,6 +188,7 @@ def _batch_draft(inputs: Inputs) -> tuple[ParseResult, bool]:
     stale = inputs.parsed_text != inputs.batch_text
     if text_result.errors:
         st.error(f"{len(text_result.errors)} line(s) need fixing — nothing is sent until they are:")
+        # a dataframe shows each cell as plain text
         st.dataframe(pd.DataFrame([{"line": e.line, "problem": e.message, "text": e.text}
                                    for e in text_result.errors]),
                      hide_index=True, width="stretch")
@@ -207,18 +210,15 @@ def _batch_draft(inputs: Inputs) -> tuple[ParseResult, bool]:
         },
     )
     grid_result = rows_from_records(edited.to_dict("records"))
-    errors = list(text_result.errors) + [
-        e.model_copy(update={"message": f"(grid row {e.line}) {e.message}"})
-        for e in grid_result.errors
-    ]
-    return ParseResult(rows=grid_result.rows, errors=errors), stale
+    return ParseResult(rows=grid_result.rows,
+                       errors=[*text_result.errors, *grid_result.errors]), stale
 
 
 def _preview(state: WorkflowState, parsed: ParseResult, stale: bool) -> None:
     rows = state.draft.rows
     if stale:
         st.warning("The text changed since you pressed Parse — press **Parse** again before "
-                   "the dry-run.", icon="✏️")
+                   "the dry-run.", icon=":material/edit:")
     if not rows and not state.draft.errors:
         return
     c1, c2, c3 = st.columns(3)
@@ -226,9 +226,10 @@ def _preview(state: WorkflowState, parsed: ParseResult, stale: bool) -> None:
     c2.metric("Images", sum(r.variants for r in rows))
     c3.metric("Estimated cost", format_money(image_cost(rows)),
               help=f"{format_money(PRICE_PER_IMAGE)} per image")
-    grid_errors = [e for e in state.draft.errors if e.message.startswith("(grid row")]
-    for e in grid_errors:
-        st.error(plain(e.message))
+    # Batch-text errors are listed in their table above; the others are said here.
+    for e in state.draft.errors:
+        if e.source != "batch":
+            st.error(plain(str(e)))
 
 
 # --- 3. actions ---------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from typing import Literal
 from .. import generation as gen
 from ..bootstrap import Runtime
 from ..errors import BatchStudioError, GuardrailError, SpendCapExceeded, StoreError, TransportError
+from ..exports import decode_manifest
 from ..exports import import_manifest as parse_manifest
 from ..jobs import Job, process_token, token_may_be_alive
 from ..pricing import format_money, image_cost
@@ -395,14 +396,18 @@ def add_references(rt: Runtime, ws: Workspace, files: Sequence[tuple[str, bytes]
     report = upload_references(files, BackendUploader(rt.client.upload_references),
                                already=len(ws.state.references))
     notices = [Notice("warning", r.reason) for r in report.refused]
-    if report.error is not None:
+    for failed in report.failed:
+        notices.append(Notice("error", f"{failed.name} was not uploaded: {failed.reason} "
+                                       "Remove it from the drop zone and drop it again to retry."))
+    if report.error is not None and not report.failed:
         notices.append(Notice("error", f"Upload failed: {report.error}"))
-    if not report.uploaded:
+    attached = report.attached
+    if not attached:
         return Outcome(ws, tuple(notices))
     new_refs = tuple(
         Reference(name=image.safe_name, url=up.url, thumbnail_url=up.thumbnail_url or "",
                   size=image.size, mime=image.mime, sha256=image.sha256)
-        for image, up in zip(report.accepted, report.uploaded))
+        for image, up in attached)
     names = ", ".join(r.name for r in new_refs)
 
     def fold(state: WorkflowState) -> WorkflowState:
@@ -412,7 +417,7 @@ def add_references(rt: Runtime, ws: Workspace, files: Sequence[tuple[str, bytes]
             "uploaded", f"{len(new_refs)} reference image(s): {names}"))
 
     out = _commit(rt, ws, fold)
-    thumbs = {up.url: image.thumbnail for image, up in zip(report.accepted, report.uploaded)}
+    thumbs = {up.url: image.thumbnail for image, up in attached}
     return replace(out, notices=(*notices, *out.notices), thumbnails=thumbs)
 
 
@@ -454,15 +459,16 @@ def load_batch(rt: Runtime, ws: Workspace, text: str, note: str) -> Outcome:
 
 def import_manifest(rt: Runtime, ws: Workspace, name: str, data: bytes) -> Outcome:
     """A CSV or JSON manifest as a new batch; every refused record is said."""
-    text = data.decode("utf-8-sig", errors="replace")
+    text, how = decode_manifest(data)
     result = parse_manifest(text)
+    summary = result.summary(name)
     notices = [Notice("error", str(e)) for e in result.errors]
     if not result.rows:
-        return Outcome(ws, (*notices, Notice("error", f"Nothing to import from {name}.")))
-    out = load_batch(rt, ws, format_batch(result.rows),
-                     f"imported {len(result.rows)} row(s) from {name}"
-                     + (f"; {len(result.errors)} refused" if result.errors else ""))
-    return replace(out, notices=(*notices, *out.notices))
+        out = _commit(rt, ws, lambda s: append_log(s, log_entry("refused", summary)))
+        return replace(out, notices=(*notices, Notice("error", f"{summary} {how}"), *out.notices))
+    out = load_batch(rt, ws, format_batch(result.rows), summary)
+    level: Level = "warning" if result.errors else "success"
+    return replace(out, notices=(*notices, Notice(level, f"{summary} {how}"), *out.notices))
 
 
 def retry_failed_rows(rt: Runtime, ws: Workspace) -> Outcome:

@@ -28,7 +28,7 @@ def test_an_exported_csv_manifest_imports_back_as_a_new_batch_that_needs_its_own
         ("SCENE-003", "Home office with plants", 1),
     ]
     assert app.button(key="generate").disabled
-    assert "imported 2 row(s) from batch-manifest.csv" in "\n".join(
+    assert "Imported all 2 rows from batch-manifest.csv." in "\n".join(
         e.render() for e in app.session_state["wf"].log)
 
 

@@ -158,5 +158,5 @@ def test_a_bad_grid_edit_is_an_error_naming_the_row(app):
     app.session_state[_grid_key(app)] = {
         "edited_rows": {1: {"scene_id": "bad/id"}}, "added_rows": [], "deleted_rows": []}
     app.run()
-    assert "(grid row 2)" in texts(app)
+    assert "Grid row 2" in texts(app)
     assert app.button(key="dry_run").disabled
