@@ -15,7 +15,7 @@ import httpx
 
 from .client import OrchestratorClient
 from .config import MOCK_BASE_URL, Settings
-from .jobs import JobRunner
+from .jobs import JobRunner, process_token
 from .store import WorkspaceStore
 
 __all__ = ["Runtime", "build", "mock_key"]
@@ -41,6 +41,9 @@ class Runtime:
     #: per workspace, results from the server not saved yet (see services.WorkspaceRecorder)
     recorders: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: who runs paid work here (``host:pid:boot``), stamped on each submission so a restart
+    #: can be told from a replica still working on it
+    token: str = field(default_factory=process_token)
 
     @property
     def deployment(self) -> str:
@@ -54,6 +57,7 @@ def build(
     transport: httpx.BaseTransport | None = None,
     store: WorkspaceStore | None = None,
     runner: JobRunner | None = None,
+    token: str | None = None,
 ) -> Runtime:
     """Wire the client (the emulator's transport in mock mode), the job runner and the store.
 
@@ -80,5 +84,8 @@ def build(
         except Exception as exc:  # noqa: BLE001 - shown on the page; paid actions go off
             problem = f"Workspaces cannot be saved, so paid actions are off: {exc}"
             store = None
-    return Runtime(settings=settings, client=client, runner=runner or JobRunner(max_workers=16),
-                   store=store, store_problem=problem, emulator=emulator)
+    rt = Runtime(settings=settings, client=client, runner=runner or JobRunner(max_workers=16),
+                 store=store, store_problem=problem, emulator=emulator)
+    if token is not None:
+        rt.token = token
+    return rt

@@ -376,6 +376,7 @@ def video_batch_hash(plan: VideoPlan) -> str:
 def begin_video_submission(
     state: WorkflowState, plan: VideoPlan, typed: str, now: datetime | None = None,
     *, cap_check: Callable[[WorkflowState, Decimal], None] | None = None, runner: str = "",
+    sid: str = "",
 ) -> tuple[WorkflowState, str]:
     """Check the typed count (and the spend cap), then mark the videos in flight."""
     if plan.clips == 0:
@@ -394,7 +395,7 @@ def begin_video_submission(
         cap_check(state, plan.cost)
     moment = _now(now)
     sub = Submission(batch_hash=hash_, kind="videos", cost=plan.cost, started_at=moment,
-                     runner=runner)
+                     runner=runner, sid=sid)
     clips = {i.scene_id: VideoClip(scene_id=i.scene_id, batch_hash=hash_, model=plan.model,
                                    status="submitting", image_url=i.approved_image_url)
              for i in plan.items}

@@ -151,10 +151,13 @@ class Submission(_Frozen):
         # states saved before the ledger had honest states: "in_flight" meant sent
         return "sent" if value == "in_flight" else value
 
+    #: a unique id, given when it is reserved (older saved submissions have none)
+    sid: str = ""
+
     @property
     def key(self) -> str:
         """This submission's identity in the spend ledger (a hash may be submitted again)."""
-        return f"{self.batch_hash}@{self.started_at.isoformat()}"
+        return self.sid or f"{self.batch_hash}@{self.started_at.isoformat()}"
 
     @property
     def open(self) -> bool:
@@ -358,6 +361,7 @@ def can_generate(state: WorkflowState, hash_: str, now: datetime | None = None) 
 def begin_image_submission(
     state: WorkflowState, hash_: str, now: datetime | None = None, *, runner: str = "",
     cap_check: Callable[[WorkflowState, Decimal], None] | None = None, owner: str = "",
+    sid: str = "",
 ) -> tuple[WorkflowState, DryRunReceipt]:
     """Check the gate (and the spend cap) and consume the receipt, in one step; raises when
     not allowed, leaving ``state`` as it was."""
@@ -370,7 +374,7 @@ def begin_image_submission(
     moment = _now(now)
     receipt = state.receipts[hash_].model_copy(update={"used_by": f"submitted {moment.isoformat()}"})
     submission = Submission(batch_hash=hash_, kind="images", cost=receipt.estimated_cost,
-                            started_at=moment, runner=runner, owner=owner)
+                            started_at=moment, runner=runner, owner=owner, sid=sid)
     new = with_submission(state, submission)
     return new.model_copy(update={"receipts": {**state.receipts, hash_: receipt}}), receipt
 

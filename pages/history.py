@@ -6,21 +6,20 @@ import pandas as pd
 import streamlit as st
 
 from batchcore.history import batch_history, spend_per_day, spend_totals
+from batchcore.plaintext import plain
 from batchcore.pricing import format_money
+from batchcore.service_layer import services
 from studio.runtime import runtime
 
 st.title("History")
 rt = runtime()
-if rt.store is None:
-    st.warning(rt.store_problem or "Workspaces are not saved, so there is no history.")
+view = services.history(rt, st.session_state.get("owner", ""))
+if view.problem:
+    st.error(plain(view.problem))
     st.stop()
-
-summaries = rt.store.list_workspaces(limit=50)
-states = {}
-for s in summaries:
-    loaded = rt.store.load(s.workspace_id)
-    if loaded.ok:
-        states[s.workspace_id] = loaded.state
+summaries, states = view.summaries, view.states
+if rt.settings.use_mock:
+    st.caption("Mock mode: these amounts were spent on the built-in emulator, not real money.")
 
 st.subheader("Spend per day (UTC)")
 per_day = spend_per_day(states)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from batchcore.service_layer import services
-from batchcore.uploads import square_preview
+from batchcore.imagecheck import preview
 from batchcore.workflow import Reference
 
 from .runtime import Runtime
@@ -26,7 +26,7 @@ def _fetch(_rt: Runtime, url: str) -> bytes | None:
 
 @st.cache_data(max_entries=200, show_spinner=False)
 def _square(data: bytes) -> bytes:
-    return square_preview(data, 96) or data
+    return preview(data, 96, square=True) or data
 
 
 def reference_thumbnail(rt: Runtime, ref: Reference) -> bytes | None:

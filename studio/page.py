@@ -469,8 +469,7 @@ def status_log(rt: Runtime) -> None:
             st.rerun(scope="app")
         s = out.ws.state
         for sub in in_flight(s):
-            job = rt.runner.get(sub.batch_hash)
-            elapsed = f"{job.elapsed:.0f} s" if job else "…"
+            elapsed = f"{max((_now() - sub.started_at).total_seconds(), 0):.0f} s"
             what = "images" if sub.kind == "images" else "videos"
             word = {"reserved": "Reserved", "sent": "Sent", "accepted": "Billed; fetching"}[sub.state]
             st.info(f"{word}: generating {what} ({format_money(sub.cost)}) — {elapsed} elapsed.",

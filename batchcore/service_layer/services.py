@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -34,13 +35,13 @@ from ..bootstrap import Runtime
 from ..errors import BatchStudioError, GuardrailError, SpendCapExceeded, StoreError, TransportError
 from ..exports import decode_manifest
 from ..exports import import_manifest as parse_manifest
-from ..jobs import Job, process_token, token_may_be_alive
+from ..jobs import Job, token_may_be_alive
 from ..pricing import format_money, image_cost
 from ..retry_rows import plan_retry
 from ..rows import BatchRow, ParseResult, attach_refs, format_batch, parse_batch
 from ..spend import counted_amount, utc_day
 from ..statuslog import log_entry
-from ..store import Charge, LoadResult, Reservation, StaleWorkspace
+from ..store import Charge, LoadResult, Reservation, StaleWorkspace, WorkspaceSummary
 from ..uploads import BackendUploader, upload_references
 from ..workflow import (
     Gate,
@@ -79,6 +80,8 @@ __all__ = [
     "fetch_asset",
     "fetch_results_again",
     "generate_gate",
+    "history",
+    "HistoryView",
     "import_manifest",
     "load_batch",
     "new_workspace",
@@ -353,6 +356,8 @@ def _reconcile(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outco
     grace = rt.settings.live_read_timeout + 120
 
     def alive(sub: Submission) -> bool:
+        if sub.runner == rt.token:
+            return True
         return token_may_be_alive(sub.runner, (moment - sub.started_at).total_seconds(), grace)
 
     def fold(state: WorkflowState) -> WorkflowState:
@@ -631,7 +636,8 @@ def confirm_images(rt: Runtime, ws: Workspace, hash_: str, now: datetime | None 
     for _ in range(4):
         try:
             new, receipt = begin_image_submission(ws.state, hash_, moment,
-                                                  runner=process_token(), owner=ws.owner)
+                                                  runner=rt.token, owner=ws.owner,
+                                                  sid=uuid.uuid4().hex)
         except GuardrailError as exc:
             return Outcome(ws, _error(str(exc)))
         sub = new.submissions[hash_].model_copy(update={"deployment": rt.deployment})
@@ -768,7 +774,7 @@ def confirm_videos(rt: Runtime, ws: Workspace, plan: gen.VideoPlan, typed: str,
     for _ in range(4):
         try:
             new, hash_ = gen.begin_video_submission(ws.state, plan, typed, moment,
-                                                    runner=process_token())
+                                                    runner=rt.token, sid=uuid.uuid4().hex)
         except GuardrailError as exc:
             return Outcome(ws, _error(str(exc)))
         sub = new.submissions[hash_].model_copy(update={"deployment": rt.deployment,
@@ -816,6 +822,39 @@ def _start_videos(rt: Runtime, workspace_id: str, hash_: str, plan: gen.VideoPla
         rec.flush_until_saved()
 
     rt.runner.start(hash_, "videos", work)
+
+
+# --- history ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    """What the History page shows: the workspaces a person may see, their states, or why
+    the store cannot be read."""
+
+    summaries: list[WorkspaceSummary] = field(default_factory=list)
+    states: dict[str, WorkflowState] = field(default_factory=dict)
+    problem: str = ""
+
+
+def history(rt: Runtime, owner: str = "", limit: int = 50) -> HistoryView:
+    """The recent workspaces and their states; with sign-in, only the person's own."""
+    if rt.store is None:
+        return HistoryView(problem=rt.store_problem or
+                           "Workspaces are not saved here, so there is no history.")
+    try:
+        summaries = rt.store.list_workspaces(limit=limit)
+        states: dict[str, WorkflowState] = {}
+        for s in summaries:
+            loaded = rt.store.load(s.workspace_id)
+            if loaded.ok:
+                states[s.workspace_id] = loaded.state
+    except StoreError as exc:
+        return HistoryView(problem=f"The history cannot be read: {exc}")
+    mine = {wid: st for wid, st in states.items() if (st.owner or "") == owner} if owner \
+        else states
+    return HistoryView(summaries=[s for s in summaries if s.workspace_id in mine or
+                                  (not owner and s.problem)], states=mine)
 
 
 # --- assets -----------------------------------------------------------------------------------

@@ -67,3 +67,20 @@ def test_history_of_an_empty_store_says_so_for_every_section(tmp_path):
         assert caption in shown
     assert len(at.dataframe) == 0
     assert {m.value for m in at.metric} == {"$0.00"}
+
+
+def test_a_broken_store_gives_a_clear_message_not_a_traceback(app, tmp_path):
+    """The database file is replaced by garbage: History says the history cannot be read."""
+    for suffix in ("", "-wal", "-shm"):
+        path = tmp_path / f"workspaces.sqlite3{suffix}"
+        if path.exists():
+            path.unlink()
+    (tmp_path / "workspaces.sqlite3").write_bytes(b"this is not a database" * 100)
+    from studio.runtime import latest_runtime
+
+    rt = latest_runtime()
+    assert rt is not None and rt.store is not None
+    rt.store.engine.dispose()
+    app.switch_page("pages/history.py").run()
+    assert not app.exception
+    assert "cannot be read" in texts(app)
