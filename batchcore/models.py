@@ -1,6 +1,6 @@
 """The orchestrator's answers, normalised into one set of models.
 
-Two shapes reach us (see ``docs/orchestrator-contract.md``):
+Two shapes reach us (see ``docs/backend-contract.md``):
 
 * the real server's: ``POST /batch/images`` answers ``{batchId, jobs, results[].images[]}``
   synchronously (every row is done when the answer arrives);

@@ -1,6 +1,6 @@
 """Turn any error answer from the orchestrator into one exception a person understands.
 
-Bodies understood (see ``docs/orchestrator-contract.md``):
+Bodies understood (see ``docs/backend-contract.md``):
 
 * RFC 7807 ``application/problem+json``: ``{type, title, status, detail?, instance}``;
 * the older ``{error: "SOME_CODE", message: "..."}``;

@@ -1,7 +1,7 @@
 """BackendUploader over real HTTP: the API client's upload_references against a loopback /upload-reference.
 
 The stand-in server below answers ``POST /upload-reference`` the way the real orchestrator does
-(``docs/orchestrator-contract.md``, Uploads): multipart form, field ``images``, an API key
+(``docs/backend-contract.md``, Uploads): multipart form, field ``images``, an API key
 header, and ``{success, batchId, images: [{originalName, url, thumbnailUrl, gcsUri, size,
 mimeType, uploadedAt}], totalSize}``. It also serves what it stored, so the returned URLs can
 be fetched and compared.
