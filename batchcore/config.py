@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
@@ -43,7 +43,7 @@ class Settings(BaseModel):
     spend_allowlist: tuple[str, ...] = ()
     live_read_timeout: float = 900.0
     mock_latency_ms: int = 150
-    mock_profile: str = "head"  # "brief": the emulator answers in the brief's async shape
+    mock_profile: Literal["head", "brief"] = "head"  # "brief": the brief's async shape
     poll_seconds: float = 2.0
     problems: tuple[str, ...] = ()
 

@@ -52,6 +52,7 @@ from .statuslog import LogEntry, log_entry
 from .workflow import (
     Mode,
     Submission,
+    SubmissionState,
     VideoClip,
     WorkflowState,
     append_log,
@@ -239,6 +240,7 @@ def after_images(
     counted = PRICE_PER_IMAGE * len(images)
     got = {img.scene_id for img in images}
     failed = [r.scene_id for r in rows if r.scene_id not in got]
+    state_word: SubmissionState
     if not images:
         state_word, summary = "failed", "no images came back"
     elif failed:
@@ -281,7 +283,7 @@ def _maybe_billed(error: BaseException) -> bool:
     )
 
 
-def error_outcome(error: BaseException) -> tuple[str, str]:
+def error_outcome(error: BaseException) -> tuple[SubmissionState, str]:
     """How a paid call that raised ended, as (submission state, message).
 
     * ``not_sent``: it provably never left (connection refused, DNS, refused on our side);
@@ -357,9 +359,10 @@ def plan_videos(
     if model not in VIDEO_PRICES:
         raise ValueError(f"Unknown video model {model!r}.")
     items = tuple(
-        VideoItem(scene_id=img.scene_id, prompt=img.prompt or img.scene_id,
-                  approved_image_url=img.url, veo_model=model, aspect=aspect,
-                  resolution=resolution)
+        VideoItem.model_validate({
+            "scene_id": img.scene_id, "prompt": img.prompt or img.scene_id,
+            "approved_image_url": img.url, "veo_model": model, "aspect": aspect,
+            "resolution": resolution})
         for img in approved_scenes(state)
     )
     return VideoPlan(items=items, model=model, cost=video_cost(model, len(items)))
@@ -530,22 +533,23 @@ def after_videos(
     if outcome.timed_out:
         return _not_fetched(state.model_copy(update={"videos": videos}), batch_hash,
                             outcome.batch.batch_id, moment)
+    outcome_word: SubmissionState
     if done and done == clips:
-        word = "completed"
+        outcome_word = "completed"
     elif done:
-        word = "partial"
+        outcome_word = "partial"
     else:
-        word = "failed"
+        outcome_word = "failed"
     actual = price * len(outcome.batch.jobs)
     note = f"cost {format_money(actual)}"
     if failed:
         note += (", counting the failed clip in case it was billed" if failed == 1 else
                  f", counting the {failed} failed clips in case they were billed")
     new = state.model_copy(update={"videos": videos})
-    new = finish_submission(new, batch_hash, word, batch_id=outcome.batch.batch_id,
+    new = finish_submission(new, batch_hash, outcome_word, batch_id=outcome.batch.batch_id,
                             actual_cost=actual, message=f"{done} clip(s) ready",
                             produced=done, now=moment)
-    return append_log(new, log_entry(word, f"{done} of {clips} clips ready; {note}",
+    return append_log(new, log_entry(outcome_word, f"{done} of {clips} clips ready; {note}",
                                      job_id=outcome.batch.batch_id, now=moment))
 
 

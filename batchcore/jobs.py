@@ -79,7 +79,7 @@ class Job:
     fetch_problem: str = ""
     #: called by the worker at each point worth saving (the answer came, a poll changed
     #: something); the service layer saves the workspace there
-    on_checkpoint: Callable[[Job], None] | None = None
+    on_checkpoint: Callable[[Job], object] | None = None
 
     def checkpoint(self) -> None:
         """Tell the listener there is something worth saving now."""

@@ -30,6 +30,8 @@ from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
 
+from typing import cast
+
 from pydantic import BaseModel, ConfigDict
 
 from .errors import InputError, SpendCapExceeded
@@ -213,8 +215,9 @@ def spend_today(
     ``cap`` as text is read with :func:`parse_cap`; as a number it is used as given.
     """
     if hasattr(state, "submissions"):  # a WorkflowState (duck-typed: survives module reloads)
-        submissions: Iterable[Submission] = all_submissions(state)
-        limit = workspace_cap(state) if cap is None else _as_cap(cap)
+        ws = cast(WorkflowState, state)
+        submissions: Iterable[Submission] = all_submissions(ws)
+        limit = workspace_cap(ws) if cap is None else _as_cap(cap)
     else:
         submissions = state
         limit = DEFAULT_DAILY_CAP if cap is None else _as_cap(cap)

@@ -19,8 +19,9 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# 2. Python packages: the app and its test extras.
-python3 -m pip install -q --disable-pip-version-check -e ".[test]"
+# 2. Python packages: the app and its test extras, in the project's own .venv (PEP 668-safe).
+source scripts/venv.sh
+"$PY" -m pip install -q --disable-pip-version-check -e ".[test]"
 
 # 3. A throwaway PostgreSQL on loopback for the store tests (unless DATABASE_URL is given).
 if [ -z "${DATABASE_URL:-}" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
@@ -31,9 +32,12 @@ if [ -z "${DATABASE_URL:-}" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 
   fi
 fi
 
-# 4. The whole suite with branch coverage of batchcore. pytest's exit 5 (no tests ran) fails.
+# 4. Lint and types, then the whole suite with branch coverage of batchcore.
+#    pytest's exit 5 (no tests ran) fails.
+"$PY" -m ruff check .
+"$PY" -m mypy
 set +e
-python3 -m pytest --cov=batchcore --cov-branch --cov-report=term "$@"
+"$PY" -m pytest --cov=batchcore --cov-branch --cov-report=term "$@"
 code=$?
 set -e
 if [ "$code" = 5 ]; then

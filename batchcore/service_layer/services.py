@@ -669,6 +669,12 @@ def confirm_images(rt: Runtime, ws: Workspace, hash_: str, now: datetime | None 
     return Outcome(ws, _error("Nothing was sent: the workspace kept changing in another tab."))
 
 
+def _after(on_error: Callable[[WorkflowState, str, BaseException], WorkflowState], seen: Fold,
+           hash_: str, exc: BaseException) -> Fold:
+    """The fold that records a paid call that raised ``exc`` (after what the job saw)."""
+    return lambda s: on_error(seen(s), hash_, exc)
+
+
 def _send_or_refuse(rec: WorkspaceRecorder, hash_: str, on_error: Callable[..., WorkflowState]
                     ) -> bool:
     """Save "sent" before sending; if it cannot be saved, do not send (and say why)."""
@@ -692,7 +698,7 @@ def _start_images(rt: Runtime, workspace_id: str, hash_: str, rows: list[BatchRo
             result = gen.run_images(rt.client, rows, hash_, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001 - every failure is recorded
             seen = gen.checkpoint_fold(job)
-            rec.record(lambda s, e=exc: gen.after_image_error(seen(s), hash_, e))
+            rec.record(_after(gen.after_image_error, seen, hash_, exc))
         else:
             seen = gen.checkpoint_fold(job)
             rec.record(lambda s: gen.after_images(seen(s), hash_, rows, result))
@@ -713,7 +719,7 @@ def _start_resume(rt: Runtime, workspace_id: str, sub: Submission) -> None:
             result = gen.resume_polling(rt.client, sub, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001
             seen = gen.checkpoint_fold(job)
-            rec.record(lambda s, e=exc: gen.after_image_error(seen(s), hash_, e))
+            rec.record(_after(gen.after_image_error, seen, hash_, exc))
         else:
             seen = gen.checkpoint_fold(job)
             if isinstance(result, gen.VideoRunResult):
@@ -815,7 +821,7 @@ def _start_videos(rt: Runtime, workspace_id: str, hash_: str, plan: gen.VideoPla
             result = gen.run_videos(rt.client, plan, hash_, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001
             seen = gen.checkpoint_fold(job)
-            rec.record(lambda s, e=exc: gen.after_video_error(seen(s), hash_, e))
+            rec.record(_after(gen.after_video_error, seen, hash_, exc))
         else:
             seen = gen.checkpoint_fold(job)
             rec.record(lambda s: gen.after_videos(seen(s), hash_, result))
