@@ -39,7 +39,6 @@ from batchcore.store import (
     workspaces,
 )
 from batchcore.workflow import (
-    GeneratedImage,
     WorkflowState,
     append_log,
     approve,
@@ -51,6 +50,8 @@ from batchcore.workflow import (
     record_images,
     with_draft,
 )
+
+from tests import factories  # noqa: E402
 
 PG_URL = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
 PG_SKIP = (
@@ -110,21 +111,13 @@ def rich_state() -> WorkflowState:
         "# a comment\n"
         "SCENE-003 | night city, neon | 1\n"
     )
-    state = with_draft(WorkflowState(), "batch", good)
-    receipt = make_receipt("batch", state.draft.rows, now=T0, server_estimated_cost=0.012,
-                           batch_id="dry-1")
-    state = record_dry_run(state, receipt)
-    hash_ = current_hash(state, T0)
-    state, _ = begin_image_submission(state, hash_, T0 + timedelta(minutes=1))
+    state = factories.dry_ran(factories.drafted(good.rows), T0, server_estimated_cost=0.012,
+                              batch_id="dry-1")
+    state, hash_ = factories.submitted(state, T0 + timedelta(minutes=1))
     state = finish_submission(state, hash_, "completed", batch_id="batch-42",
                               actual_cost=Decimal("0.0120"), message="6 of 6 images",
                               now=T0 + timedelta(minutes=2, microseconds=7))
-    images = [
-        GeneratedImage(scene_id=row.scene_id, variant=v, url=f"https://img.test/{row.scene_id}/{v}.png",
-                       thumbnail_url=f"https://img.test/{row.scene_id}/{v}_t.png",
-                       job_id=f"job-{row.scene_id}-{v}", batch_id="batch-42", prompt=row.prompt)
-        for row in state.draft.rows for v in range(1, row.variants + 1)
-    ]
+    images = factories.images_of(state.draft.rows, batch_id="batch-42")
     state = record_images(state, images)
     state = approve(state, images[1], now=T0 + timedelta(minutes=3))
     state = approve(state, images[2], now=T0 + timedelta(minutes=4))

@@ -7,7 +7,6 @@ import io
 import json
 import zipfile
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 import pytest
 from hypothesis import given
@@ -26,20 +25,16 @@ from batchcore.exports import (
     zip_name,
 )
 from batchcore.pricing import MAX_PROMPT_CHARS, MAX_ROWS, MAX_VARIANTS
-from batchcore.rows import BatchRow, ParseResult, parse_batch, row_problems
+from batchcore.rows import BatchRow, parse_batch, row_problems
 from batchcore.statuslog import log_entry
+from tests import factories
 from batchcore.workflow import (
     GeneratedImage,
     WorkflowState,
     append_log,
     approve,
-    begin_image_submission,
-    current_hash,
-    finish_submission,
     make_receipt,
-    record_dry_run,
     record_images,
-    with_draft,
 )
 
 T0 = datetime(2026, 11, 24, 11, 24, 33, tzinfo=timezone.utc)
@@ -50,23 +45,15 @@ T2 = T0 + timedelta(minutes=5)
 def generated(rows, *, batch_id="batch-1", with_prompts=True, approve_variant=None,
               images_per_scene=None):
     """A state in which ``rows`` were dry-run, generated live, and one image per scene approved."""
-    state = with_draft(WorkflowState(), "batch", ParseResult(rows=list(rows)))
-    state = record_dry_run(state, make_receipt("batch", rows, now=T0))
-    hash_ = current_hash(state, T0)
-    state, _ = begin_image_submission(state, hash_, T0)
-    state = finish_submission(state, hash_, "completed", batch_id=batch_id,
-                              actual_cost=Decimal("0.002") * sum(r.variants for r in rows), now=T1)
-    images = []
-    for row in rows:
-        n = row.variants if images_per_scene is None else images_per_scene
-        images += [GeneratedImage(scene_id=row.scene_id, variant=v, url=f"https://x/{row.scene_id}/{v}.png",
-                                  job_id=f"job-{row.scene_id}", batch_id=batch_id,
-                                  prompt=row.prompt if with_prompts else "")
-                   for v in range(1, n + 1)]
+    state, hash_ = factories.generated(
+        factories.drafted(rows), T0, T1, batch_id=batch_id, base="https://x",
+        per_scene=images_per_scene, prompts=with_prompts)
+    images = [i.model_copy(update={"job_id": f"job-{i.scene_id}", "thumbnail_url": ""})
+              for imgs in state.images.values() for i in imgs]
     state = record_images(state, images)
     for row in rows:
         choices = state.images[row.scene_id]
-        pick = (approve_variant or (lambda r: len(choices)))(row)
+        pick = approve_variant(row) if approve_variant else len(choices)
         state = approve(state, choices[pick - 1], T2)
     return state, hash_
 
@@ -179,7 +166,7 @@ def test_escape_cell_neutralises_formulas(cell, escaped):
 def test_unescape_undoes_escape_exactly(text):
     """unescape_cell(escape_cell(x)) == x for any text, including text starting with quotes."""
     assert unescape_cell(escape_cell(text)) == text
-    assert not escape_cell(text)[:1] in ("=", "+", "-", "@", "\t", "\r")
+    assert escape_cell(text)[:1] not in ("=", "+", "-", "@", "\t", "\r")
 
 
 def test_csv_escapes_dangerous_cells_and_quotes_commas():

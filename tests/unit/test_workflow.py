@@ -6,6 +6,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 
 from batchcore import (
     AlreadySubmitted,
@@ -32,13 +33,13 @@ from batchcore import (
     log_entry,
     make_receipt,
     parse_batch,
-    record_dry_run,
     record_images,
     unapprove,
     video_confirmation_ok,
     with_draft,
 )
 from batchcore.workflow import Submission
+from tests import factories
 
 UTC = timezone.utc
 NOON = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -48,12 +49,11 @@ TEXT = "A | kitchen | 2\nB | hallway | 3"
 
 
 def drafted(text: str = TEXT, mode: str = "batch") -> WorkflowState:
-    return with_draft(WorkflowState(), mode, parse_batch(text))  # type: ignore[arg-type]
+    return factories.drafted(text, mode)  # type: ignore[arg-type]
 
 
 def dry_run(state: WorkflowState, now: datetime = NOON) -> WorkflowState:
-    receipt = make_receipt(state.draft.mode, state.draft.rows, now=now)
-    return record_dry_run(state, receipt)
+    return factories.dry_ran(state, now)
 
 
 def img(scene: str, variant: int, url: str | None = None) -> GeneratedImage:
@@ -415,7 +415,7 @@ def test_workflow_state_round_trips_through_json():
 def test_workflow_state_is_frozen():
     """The state is immutable: changes only come as new states."""
     state = WorkflowState()
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         state.log = ()  # type: ignore[misc]
 
 
