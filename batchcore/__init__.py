@@ -1,174 +1,123 @@
-"""Batch Studio's core: rules, prices, hashing, workflow decisions. Never imports Streamlit.
+"""Batch Studio's core library. Never imports Streamlit.
 
-Everything a page needs is importable from here; the names in ``__all__`` are the contract.
+The public face is small and lazy: ``import batchcore`` loads nothing, and each name below
+is imported from its module on first use, so parsing a batch never loads the HTTP client or
+the database driver. Everything else is imported from its module, by role:
+
+* ``batchcore.domain``        pure rules and state: rows, prices, hashing, the workflow,
+                              spend, outcomes (what paid work came to), history, exports
+* ``batchcore.wire``          pure: the orchestrator's answers (models) and error bodies
+* ``batchcore.adapters``      I/O: the client (httpx), the store (SQLAlchemy), uploads and
+                              image checks (Pillow, GCS), the job runner, the paid-call worker
+* ``batchcore.service_layer`` one function per user action (``services``)
+* ``batchcore.bootstrap``     the composition root (``build(settings) -> Runtime``)
+* ``batchcore.config``, ``batchcore.errors``   settings; the one error tree
+* ``batchcore.emulator``      an independent emulator of the orchestrator
 """
 
 from __future__ import annotations
 
-from .errors import (
-    AlreadySubmitted,
-    ApiError,
-    AuthError,
-    BatchStudioError,
-    BudgetExceeded,
-    ConfirmationMismatch,
-    DryRunRequired,
-    GuardrailError,
-    InputError,
-    NotImplementedByBackend,
-    OrchestratorError,
-    OutcomeUnknown,
-    RateLimited,
-    ReferenceFileError,
-    ResponseFormatError,
-    SpendCapExceeded,
-    StoreError,
-    TransportError,
-    UploadError,
-    redact,
-)
-from .client import OrchestratorClient
-from .config import Settings, load_settings
-from .exports import (
-    approved_zip,
-    import_manifest,
-    manifest_csv,
-    manifest_json,
-    manifest_records,
-    status_log_text,
-)
-from .hashing import batch_hash, day_bucket, rows_json
-from .history import batch_history, spend_per_day, spend_totals
-from .jobs import Job, JobRunner
-from .models import (
-    DryRunResult,
-    Health,
-    ImageOut,
-    JobOut,
-    JobStatus,
-    LiveResult,
-    StatusResult,
-    UploadedRef,
-    VideoBatchResult,
-    VideoItem,
-    VideoJobOut,
-    counted_cost,
-    generated_images,
-)
-from .retry_rows import RetryPlan, failed_rows, plan_retry, retry_batch_text
-from .spend import (
-    DEFAULT_DAILY_CAP,
-    SpendDecision,
-    SpendSummary,
-    check_spend,
-    parse_cap,
-    spend_gate,
-    spend_today,
-)
-from .store import LoadResult, StaleWorkspace, WorkspaceStore, WorkspaceSummary
-from .uploads import (
-    BackendUploader,
-    CheckResult,
-    GcsSignedUrlUploader,
-    LocalStoreUploader,
-    RefImage,
-    Refusal,
-    UploadReport,
-    check_references,
-    upload_references,
-)
-from .pricing import (
-    MAX_PROMPT_CHARS,
-    MAX_REF_IMAGES,
-    MAX_ROWS,
-    MAX_SCENE_ID_CHARS,
-    MAX_VARIANTS,
-    MAX_VIDEO_CLIPS,
-    PRICE_PER_IMAGE,
-    VIDEO_CLIP_SECONDS,
-    VIDEO_PRICES,
-    format_money,
-    image_cost,
-    to_decimal,
-    total_images,
-    video_cost,
-)
-from .rows import (
-    BatchRow,
-    LineError,
-    ParseResult,
-    attach_refs,
-    format_batch,
-    parse_batch,
-    parse_single,
-    rows_from_records,
-)
-from .statuslog import LogEntry, log_entry, render_log
-from .workflow import (
-    Approval,
-    Draft,
-    DryRunReceipt,
-    Gate,
-    GeneratedImage,
-    Submission,
-    WorkflowState,
-    all_submissions,
-    append_log,
-    approve,
-    approved_scenes,
-    begin_image_submission,
-    can_generate,
-    check_video_confirmation,
-    current_hash,
-    describe_receipt,
-    finish_submission,
-    in_flight,
-    make_receipt,
-    record_dry_run,
-    record_images,
-    unapprove,
-    video_confirmation_ok,
-    with_draft,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_FACE = {
+    "services": "batchcore.service_layer.services",
+    "Runtime": "batchcore.bootstrap",
+    "build": "batchcore.bootstrap",
+    "Workspace": "batchcore.service_layer.services",
+    "Outcome": "batchcore.service_layer.services",
+    "Notice": "batchcore.service_layer.services",
+    "WorkflowState": "batchcore.domain.workflow",
+    "can_generate": "batchcore.domain.workflow",
+    "Settings": "batchcore.config",
+    "load_settings": "batchcore.config",
+    "BatchStudioError": "batchcore.errors",
+    "InputError": "batchcore.errors",
+    "GuardrailError": "batchcore.errors",
+    "OrchestratorError": "batchcore.errors",
+    "StoreError": "batchcore.errors",
+    "BatchRow": "batchcore.domain.rows",
+    "LineError": "batchcore.domain.rows",
+    "ParseResult": "batchcore.domain.rows",
+    "parse_batch": "batchcore.domain.rows",
+    "parse_single": "batchcore.domain.rows",
+    "MAX_ROWS": "batchcore.domain.pricing",
+    "MAX_VARIANTS": "batchcore.domain.pricing",
+    "MAX_REF_IMAGES": "batchcore.domain.pricing",
+    "PRICE_PER_IMAGE": "batchcore.domain.pricing",
+    "format_money": "batchcore.domain.pricing",
+    "image_cost": "batchcore.domain.pricing",
+    "video_cost": "batchcore.domain.pricing",
+    "batch_hash": "batchcore.domain.hashing",
+}
 
 __all__ = [
-    # errors
-    "AlreadySubmitted", "ApiError", "AuthError", "BatchStudioError", "BudgetExceeded",
-    "ConfirmationMismatch", "DryRunRequired", "GuardrailError", "InputError",
-    "NotImplementedByBackend", "OrchestratorError", "OutcomeUnknown", "RateLimited",
-    "ReferenceFileError", "ResponseFormatError", "SpendCapExceeded", "StoreError",
-    "TransportError", "UploadError", "redact",
-    # limits and prices
-    "MAX_PROMPT_CHARS", "MAX_REF_IMAGES", "MAX_ROWS", "MAX_SCENE_ID_CHARS", "MAX_VARIANTS",
-    "MAX_VIDEO_CLIPS", "PRICE_PER_IMAGE", "VIDEO_CLIP_SECONDS", "VIDEO_PRICES",
-    "format_money", "image_cost", "to_decimal", "total_images", "video_cost",
-    # rows
-    "BatchRow", "LineError", "ParseResult", "attach_refs", "format_batch", "parse_batch",
-    "parse_single", "rows_from_records",
-    # hashing
-    "batch_hash", "day_bucket", "rows_json",
-    # status log
-    "LogEntry", "log_entry", "render_log",
-    # workflow
-    "Approval", "Draft", "DryRunReceipt", "Gate", "GeneratedImage", "Submission",
-    "WorkflowState", "append_log", "approve", "approved_scenes", "begin_image_submission",
-    "can_generate", "check_video_confirmation", "current_hash", "describe_receipt",
-    "finish_submission", "in_flight", "make_receipt", "record_dry_run", "record_images",
-    "unapprove", "video_confirmation_ok", "with_draft", "all_submissions",
-    # settings and background jobs
-    "Settings", "load_settings", "Job", "JobRunner",
-    # talking to the orchestrator
-    "OrchestratorClient", "DryRunResult", "Health", "ImageOut", "JobOut", "JobStatus",
-    "LiveResult", "StatusResult", "UploadedRef", "VideoBatchResult", "VideoItem", "VideoJobOut",
-    "counted_cost", "generated_images",
-    # reference uploads
-    "BackendUploader", "CheckResult", "GcsSignedUrlUploader", "LocalStoreUploader", "RefImage",
-    "Refusal", "UploadReport", "check_references", "upload_references",
-    # spend, retries, exports, history, persistence
-    "DEFAULT_DAILY_CAP", "SpendDecision", "SpendSummary", "check_spend", "parse_cap",
-    "spend_gate", "spend_today", "RetryPlan", "failed_rows", "plan_retry", "retry_batch_text",
-    "approved_zip", "import_manifest", "manifest_csv", "manifest_json", "manifest_records",
-    "status_log_text", "batch_history", "spend_per_day", "spend_totals", "LoadResult",
-    "StaleWorkspace",
-    "WorkspaceStore", "WorkspaceSummary",
+    "BatchRow",
+    "BatchStudioError",
+    "GuardrailError",
+    "InputError",
+    "LineError",
+    "MAX_REF_IMAGES",
+    "MAX_ROWS",
+    "MAX_VARIANTS",
+    "Notice",
+    "OrchestratorError",
+    "Outcome",
+    "PRICE_PER_IMAGE",
+    "ParseResult",
+    "Runtime",
+    "Settings",
+    "StoreError",
+    "WorkflowState",
+    "Workspace",
+    "batch_hash",
+    "build",
+    "can_generate",
+    "format_money",
+    "image_cost",
+    "load_settings",
+    "parse_batch",
+    "parse_single",
+    "services",
+    "video_cost",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _FACE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'batchcore' has no attribute {name!r}")
+    target = importlib.import_module(module)
+    value = target if name == "services" else getattr(target, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_FACE))
+
+
+if TYPE_CHECKING:
+    from batchcore.bootstrap import Runtime, build
+    from batchcore.config import Settings, load_settings
+    from batchcore.domain.hashing import batch_hash
+    from batchcore.domain.pricing import (
+        MAX_REF_IMAGES,
+        MAX_ROWS,
+        MAX_VARIANTS,
+        PRICE_PER_IMAGE,
+        format_money,
+        image_cost,
+        video_cost,
+    )
+    from batchcore.domain.rows import BatchRow, LineError, ParseResult, parse_batch, parse_single
+    from batchcore.domain.workflow import WorkflowState, can_generate
+    from batchcore.errors import (
+        BatchStudioError,
+        GuardrailError,
+        InputError,
+        OrchestratorError,
+        StoreError,
+    )
+    from batchcore.service_layer import services
+    from batchcore.service_layer.services import Notice, Outcome, Workspace

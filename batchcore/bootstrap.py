@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from .client import OrchestratorClient
-from .config import MOCK_BASE_URL, Settings
-from .jobs import JobRunner, process_token
-from .store import WorkspaceStore
+from batchcore.adapters.client import OrchestratorClient
+from batchcore.adapters.jobs import JobRunner, process_token
+from batchcore.adapters.store import WorkspaceStore
+from batchcore.config import MOCK_BASE_URL, Settings
 
 __all__ = ["Runtime", "build", "mock_key"]
 

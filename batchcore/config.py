@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from .errors import InputError
-from .spend import parse_cap
+from batchcore.domain.spend import parse_cap
+from batchcore.errors import InputError
 
 __all__ = ["DEFAULT_BASE_URL", "Settings", "load_settings"]
 

@@ -1,9 +1,9 @@
 """What checking a reference image (and drawing its chip preview) costs, before and after.
 
-"before" is the check as it was up to commit 6727599 (``batchcore/uploads.py``): open, verify,
+"before" is the check as it was up to commit 6727599 (``batchcore/adapters/uploads.py``): open, verify,
 open again, decode every pixel, copy the whole image, convert and shrink it for the thumbnail;
 the chip preview converted the whole image to RGBA before shrinking it. It is reproduced below
-line for line. "after" is ``batchcore.uploads.check_references`` / ``square_preview`` today:
+line for line. "after" is ``batchcore.adapters.uploads.check_references`` / ``square_preview`` today:
 sizes from the header first, a JPEG decoded at reduced scale (``Image.draft``), a PNG decoded
 once and shrunk by ``reduce()``.
 
@@ -95,13 +95,13 @@ def _before_preview(data: bytes, px: int = 96) -> bytes:
 
 
 def _after_check(data: bytes):
-    from batchcore.uploads import check_references
+    from batchcore.adapters.uploads import check_references
 
     return check_references([("bench", data)])
 
 
 def _after_preview(data: bytes) -> bytes:
-    from batchcore.uploads import square_preview
+    from batchcore.adapters.uploads import square_preview
 
     return square_preview(data, 96)
 
@@ -172,7 +172,7 @@ def _child(step: str, variant: str, path: str, reps: int) -> None:
     fn = STEPS[(step, variant)]
     import PIL.Image
 
-    import batchcore.uploads  # noqa: F401  (imported before the baseline, so it does not count)
+    import batchcore.adapters.uploads  # noqa: F401  (imported before the baseline, so it does not count)
 
     tiny = io.BytesIO()
     PIL.Image.new("RGB", (8, 8)).save(tiny, format="JPEG" if path.endswith(".jpg") else "PNG")

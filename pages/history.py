@@ -5,9 +5,9 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
-from batchcore.history import batch_history, spend_per_day, spend_totals
-from batchcore.plaintext import plain
-from batchcore.pricing import format_money
+from batchcore.domain.history import batch_history, spend_per_day, spend_totals
+from batchcore.domain.plaintext import plain
+from batchcore.domain.pricing import format_money
 from batchcore.service_layer import services
 from studio.runtime import runtime
 

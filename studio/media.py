@@ -11,8 +11,8 @@ from __future__ import annotations
 import streamlit as st
 
 from batchcore.service_layer import services
-from batchcore.imagecheck import preview
-from batchcore.workflow import Reference
+from batchcore.adapters.imagecheck import preview
+from batchcore.domain.workflow import Reference
 
 from .runtime import Runtime
 from .state import THUMBS_KEY

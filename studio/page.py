@@ -12,33 +12,25 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
-from batchcore import (
-    MAX_ROWS,
-    MAX_VARIANTS,
-    PRICE_PER_IMAGE,
-    VIDEO_PRICES,
-    ParseResult,
-    current_hash,
-    describe_receipt,
-    format_money,
-    image_cost,
-    in_flight,
-    parse_batch,
-    parse_single,
-    render_log,
-    rows_from_records,
-    video_confirmation_ok,
-)
-from batchcore import generation as gen
+from batchcore import MAX_ROWS, MAX_VARIANTS, PRICE_PER_IMAGE, ParseResult, format_money, image_cost, parse_batch, parse_single
+
+from batchcore.domain.pricing import VIDEO_PRICES
+
+from batchcore.domain.rows import rows_from_records
+
+from batchcore.domain.statuslog import render_log
+
+from batchcore.domain.workflow import current_hash, describe_receipt, in_flight, video_confirmation_ok
+from batchcore.domain import outcomes
 from batchcore.service_layer import services
 from batchcore.service_layer.services import Notice
-from batchcore.workflow import Inputs, WorkflowState, unfetched
+from batchcore.domain.workflow import Inputs, WorkflowState, unfetched
 
 from . import media
 from .runtime import Runtime
 from .state import current, dismiss, keep, notices, ws
-from batchcore.plaintext import plain
-from batchcore.rows import prompt_length_note
+from batchcore.domain.plaintext import plain
+from batchcore.domain.rows import prompt_length_note
 
 MODES = ["Single", "Batch"]
 GRID_COLUMNS = ["scene_id", "prompt", "variants"]
@@ -418,7 +410,7 @@ def video_dialog(rt: Runtime) -> None:
                      format_func=lambda m: f"{m} ({format_money(VIDEO_PRICES[m])}/clip)")
     aspect = c2.radio("Aspect", ["16:9", "9:16"], key="video_aspect")
     resolution = c3.radio("Resolution", [720, 1080], key="video_resolution")
-    plan = gen.plan_videos(state, model, aspect, resolution)
+    plan = outcomes.plan_videos(state, model, aspect, resolution)
     variants = {a.image.scene_id: a.image.variant for a in state.approvals.values()}
     st.dataframe(pd.DataFrame([{"scene_id": i.scene_id,
                                 "approved image": f"#{variants.get(i.scene_id, '?')}",
@@ -503,7 +495,7 @@ def retry_failed(rt: Runtime) -> None:
 
 
 def exports(rt: Runtime) -> None:
-    from batchcore.exports import (
+    from batchcore.domain.exports import (
         approved_zip,
         manifest_csv,
         manifest_json,

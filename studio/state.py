@@ -11,7 +11,7 @@ import streamlit as st
 
 from batchcore.service_layer import services
 from batchcore.service_layer.services import Notice, Outcome, Workspace
-from batchcore.workflow import WorkflowState
+from batchcore.domain.workflow import WorkflowState
 
 from .runtime import Runtime
 

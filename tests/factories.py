@@ -10,8 +10,8 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from batchcore.rows import BatchRow, ParseResult, parse_batch
-from batchcore.workflow import (
+from batchcore.domain.rows import BatchRow, ParseResult, parse_batch
+from batchcore.domain.workflow import (
     GeneratedImage,
     Mode,
     WorkflowState,

@@ -1,5 +1,5 @@
 """The service layer: one function per user action (see ``services``)."""
 
-from . import services
+from batchcore.service_layer import services
 
 __all__ = ["services"]

@@ -30,20 +30,26 @@ from decimal import Decimal
 from functools import reduce
 from typing import Literal
 
-from .. import generation as gen
-from ..bootstrap import Runtime
-from ..errors import BatchStudioError, GuardrailError, SpendCapExceeded, StoreError, TransportError
-from ..exports import decode_manifest
-from ..exports import import_manifest as parse_manifest
-from ..jobs import Job, token_may_be_alive
-from ..pricing import format_money, image_cost
-from ..retry_rows import plan_retry
-from ..rows import BatchRow, ParseResult, attach_refs, format_batch, parse_batch
-from ..spend import counted_amount, utc_day
-from ..statuslog import log_entry
-from ..store import Charge, LoadResult, Reservation, StaleWorkspace, WorkspaceSummary
-from ..uploads import BackendUploader, upload_references
-from ..workflow import (
+from batchcore.adapters import worker
+from batchcore.adapters.jobs import Job, token_may_be_alive
+from batchcore.adapters.store import (
+    Charge,
+    LoadResult,
+    Reservation,
+    StaleWorkspace,
+    WorkspaceSummary,
+)
+from batchcore.adapters.uploads import BackendUploader, upload_references
+from batchcore.bootstrap import Runtime
+from batchcore.domain import outcomes
+from batchcore.domain.exports import decode_manifest
+from batchcore.domain.exports import import_manifest as parse_manifest
+from batchcore.domain.pricing import format_money, image_cost
+from batchcore.domain.retry_rows import plan_retry
+from batchcore.domain.rows import BatchRow, ParseResult, attach_refs, format_batch, parse_batch
+from batchcore.domain.spend import counted_amount, utc_day
+from batchcore.domain.statuslog import log_entry
+from batchcore.domain.workflow import (
     Gate,
     Inputs,
     Reference,
@@ -60,6 +66,13 @@ from ..workflow import (
     resume_fetching,
     unfetched,
     with_draft,
+)
+from batchcore.errors import (
+    BatchStudioError,
+    GuardrailError,
+    SpendCapExceeded,
+    StoreError,
+    TransportError,
 )
 
 __all__ = [
@@ -361,9 +374,9 @@ def _reconcile(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outco
         return token_may_be_alive(sub.runner, (moment - sub.started_at).total_seconds(), grace)
 
     def fold(state: WorkflowState) -> WorkflowState:
-        return gen.reconcile_orphans(state, running, moment, alive=alive)[0]
+        return outcomes.reconcile_orphans(state, running, moment, alive=alive)[0]
 
-    _, resumable = gen.reconcile_orphans(ws.state, running, moment, alive=alive)
+    _, resumable = outcomes.reconcile_orphans(ws.state, running, moment, alive=alive)
     out = _commit(rt, ws, fold)
     for sub in resumable:
         _start_resume(rt, out.ws.id, sub)
@@ -525,7 +538,7 @@ def dry_run(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outcome:
         out = _commit(rt, ws, lambda s: append_log(s, log_entry(
             "failed", f"dry-run: {why}", job_id=hash_[:12], now=moment)))
         return replace(out, notices=(*_error(f"Dry-run failed: {why}"), *out.notices))
-    return _commit(rt, ws, lambda s: gen.after_dry_run(s, mode, rows, result, now=moment))
+    return _commit(rt, ws, lambda s: outcomes.after_dry_run(s, mode, rows, result, now=moment))
 
 
 @dataclass(frozen=True)
@@ -691,17 +704,17 @@ def _start_images(rt: Runtime, workspace_id: str, hash_: str, rows: list[BatchRo
     poll = rt.settings.poll_interval
 
     def work(job: Job) -> None:
-        job.on_checkpoint = lambda j: rec.record(gen.checkpoint_fold(j))
-        if not _send_or_refuse(rec, hash_, gen.after_image_error):
+        job.on_checkpoint = lambda j: rec.record(outcomes.checkpoint_fold(j))
+        if not _send_or_refuse(rec, hash_, outcomes.after_image_error):
             return
         try:
-            result = gen.run_images(rt.client, rows, hash_, job, poll_every=poll)
+            result = worker.run_images(rt.client, rows, hash_, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001 - every failure is recorded
-            seen = gen.checkpoint_fold(job)
-            rec.record(_after(gen.after_image_error, seen, hash_, exc))
+            seen = outcomes.checkpoint_fold(job)
+            rec.record(_after(outcomes.after_image_error, seen, hash_, exc))
         else:
-            seen = gen.checkpoint_fold(job)
-            rec.record(lambda s: gen.after_images(seen(s), hash_, rows, result))
+            seen = outcomes.checkpoint_fold(job)
+            rec.record(lambda s: outcomes.after_images(seen(s), hash_, rows, result))
         rec.flush_until_saved()
 
     rt.runner.start(hash_, "images", work)
@@ -714,18 +727,18 @@ def _start_resume(rt: Runtime, workspace_id: str, sub: Submission) -> None:
     hash_ = sub.batch_hash
 
     def work(job: Job) -> None:
-        job.on_checkpoint = lambda j: rec.record(gen.checkpoint_fold(j))
+        job.on_checkpoint = lambda j: rec.record(outcomes.checkpoint_fold(j))
         try:
-            result = gen.resume_polling(rt.client, sub, job, poll_every=poll)
+            result = worker.resume_polling(rt.client, sub, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001
-            seen = gen.checkpoint_fold(job)
-            rec.record(_after(gen.after_image_error, seen, hash_, exc))
+            seen = outcomes.checkpoint_fold(job)
+            rec.record(_after(outcomes.after_image_error, seen, hash_, exc))
         else:
-            seen = gen.checkpoint_fold(job)
-            if isinstance(result, gen.VideoRunResult):
-                rec.record(lambda s: gen.after_videos(seen(s), hash_, result))
+            seen = outcomes.checkpoint_fold(job)
+            if isinstance(result, outcomes.VideoRunResult):
+                rec.record(lambda s: outcomes.after_videos(seen(s), hash_, result))
             else:
-                rec.record(lambda s: gen.after_images(
+                rec.record(lambda s: outcomes.after_images(
                     seen(s), hash_, s.receipts[hash_].rows if hash_ in s.receipts else (),
                     result))
         rec.flush_until_saved()
@@ -769,7 +782,7 @@ def approve_image(rt: Runtime, ws: Workspace, scene_id: str, variant: int) -> Ou
     return _commit(rt, ws, fold)
 
 
-def confirm_videos(rt: Runtime, ws: Workspace, plan: gen.VideoPlan, typed: str,
+def confirm_videos(rt: Runtime, ws: Workspace, plan: outcomes.VideoPlan, typed: str,
                    now: datetime | None = None) -> Outcome:
     """Confirm the clips after the exact clip count was typed: reserved, then sent."""
     who = may_spend(rt, ws)
@@ -779,7 +792,7 @@ def confirm_videos(rt: Runtime, ws: Workspace, plan: gen.VideoPlan, typed: str,
     moment = _now(now)
     for _ in range(4):
         try:
-            new, hash_ = gen.begin_video_submission(ws.state, plan, typed, moment,
+            new, hash_ = outcomes.begin_video_submission(ws.state, plan, typed, moment,
                                                     runner=rt.token, sid=uuid.uuid4().hex)
         except GuardrailError as exc:
             return Outcome(ws, _error(str(exc)))
@@ -809,22 +822,22 @@ def confirm_videos(rt: Runtime, ws: Workspace, plan: gen.VideoPlan, typed: str,
     return Outcome(ws, _error("Nothing was sent: the workspace kept changing in another tab."))
 
 
-def _start_videos(rt: Runtime, workspace_id: str, hash_: str, plan: gen.VideoPlan) -> None:
+def _start_videos(rt: Runtime, workspace_id: str, hash_: str, plan: outcomes.VideoPlan) -> None:
     rec = _recorder(rt, workspace_id)
     poll = rt.settings.poll_interval
 
     def work(job: Job) -> None:
-        job.on_checkpoint = lambda j: rec.record(gen.checkpoint_fold(j))
-        if not _send_or_refuse(rec, hash_, gen.after_video_error):
+        job.on_checkpoint = lambda j: rec.record(outcomes.checkpoint_fold(j))
+        if not _send_or_refuse(rec, hash_, outcomes.after_video_error):
             return
         try:
-            result = gen.run_videos(rt.client, plan, hash_, job, poll_every=poll)
+            result = worker.run_videos(rt.client, plan, hash_, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001
-            seen = gen.checkpoint_fold(job)
-            rec.record(_after(gen.after_video_error, seen, hash_, exc))
+            seen = outcomes.checkpoint_fold(job)
+            rec.record(_after(outcomes.after_video_error, seen, hash_, exc))
         else:
-            seen = gen.checkpoint_fold(job)
-            rec.record(lambda s: gen.after_videos(seen(s), hash_, result))
+            seen = outcomes.checkpoint_fold(job)
+            rec.record(lambda s: outcomes.after_videos(seen(s), hash_, result))
         rec.flush_until_saved()
 
     rt.runner.start(hash_, "videos", work)

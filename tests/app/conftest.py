@@ -10,7 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from batchcore.workflow import in_flight
+from batchcore.domain.workflow import in_flight
 from studio.runtime import latest_runtime
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ def emulator():
 
 def texts(at: AppTest) -> str:
     """Every piece of visible text on the page, joined (for 'is this said?' checks), with
-    the markdown escapes of ``batchcore.plaintext.plain`` undone: what a person reads."""
+    the markdown escapes of ``batchcore.domain.plaintext.plain`` undone: what a person reads."""
     parts = []
     for kind in ("markdown", "caption", "text", "code", "success", "info", "warning", "error",
                  "header", "subheader", "title", "metric"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from batchcore.exports import manifest_csv, manifest_json, manifest_records
+from batchcore.domain.exports import manifest_csv, manifest_json, manifest_records
 from tests.app.conftest import confirm_generate, dry_run, enter_batch, texts
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from batchcore import render_log
+from batchcore.domain.statuslog import render_log
 
 from tests.app.conftest import (
     make_app,

@@ -7,8 +7,8 @@ import io
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from batchcore.store import WorkspaceStore
-from batchcore.workflow import begin_image_submission, make_receipt, mark_sent, record_dry_run
+from batchcore.adapters.store import WorkspaceStore
+from batchcore.domain.workflow import begin_image_submission, make_receipt, mark_sent, record_dry_run
 from tests.app.conftest import (
     confirm_generate,
     dry_run,
@@ -46,8 +46,9 @@ def test_refresh_restores_rows_receipts_approvals_and_log(app, tmp_path):
 
 def test_restart_mid_call_marks_outcome_unknown_and_sends_nothing(tmp_path):
     """A paid call in flight when the app restarted is shown as outcome unknown, never resent."""
-    from batchcore import parse_batch, with_draft
-    from batchcore.workflow import WorkflowState
+    from batchcore import parse_batch
+    from batchcore.domain.workflow import with_draft
+    from batchcore.domain.workflow import WorkflowState
 
     store = WorkspaceStore(f"sqlite:///{tmp_path}/workspaces.sqlite3")
     rows = parse_batch("A-1 | a prompt | 2").rows
@@ -88,7 +89,7 @@ def test_uploaded_references_show_as_chips_and_bad_files_say_why(app):
 
 def test_restart_while_polling_resumes_polling_and_bills_once(tmp_path):
     """A job the server is still working on is polled again after a restart, never resent."""
-    from batchcore.jobs import JobRunner
+    from batchcore.adapters.jobs import JobRunner
     from studio.runtime import latest_runtime
 
     at = make_app(tmp_path, MOCK_PROFILE="brief", POLL_SECONDS="0.3").run()

@@ -11,7 +11,7 @@ import pytest
 import stamina
 from PIL import Image
 
-from batchcore.client import OrchestratorClient
+from batchcore.adapters.client import OrchestratorClient
 from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
 from batchcore.errors import (
     ApiError,
@@ -21,9 +21,9 @@ from batchcore.errors import (
     OutcomeUnknown,
     ResponseFormatError,
 )
-from batchcore.models import JobStatus, VideoItem, counted_cost, generated_images
-from batchcore.pricing import image_cost
-from batchcore.rows import BatchRow
+from batchcore.wire.models import JobStatus, VideoItem, counted_cost, generated_images
+from batchcore.domain.pricing import image_cost
+from batchcore.domain.rows import BatchRow
 from tests.conftest import fake_key
 
 BASE = "https://emulator.local"

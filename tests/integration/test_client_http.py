@@ -13,7 +13,7 @@ import pytest
 import stamina
 from stamina.instrumentation import set_on_retry_hooks
 
-from batchcore.client import OrchestratorClient
+from batchcore.adapters.client import OrchestratorClient
 from batchcore.errors import (
     ApiError,
     AuthError,
@@ -26,8 +26,8 @@ from batchcore.errors import (
     TransportError,
     UploadError,
 )
-from batchcore.models import JobStatus, VideoItem, counted_cost, generated_images
-from batchcore.rows import BatchRow
+from batchcore.wire.models import JobStatus, VideoItem, counted_cost, generated_images
+from batchcore.domain.rows import BatchRow
 from tests.conftest import fake_key
 
 BASE = "https://orchestrator.test"

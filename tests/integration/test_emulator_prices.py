@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from batchcore.client import OrchestratorClient
+from batchcore.adapters.client import OrchestratorClient
 from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
-from batchcore.models import VideoItem
-from batchcore.pricing import PRICE_PER_IMAGE, VIDEO_PRICES, image_cost, video_cost
-from batchcore.rows import BatchRow
+from batchcore.wire.models import VideoItem
+from batchcore.domain.pricing import PRICE_PER_IMAGE, VIDEO_PRICES, image_cost, video_cost
+from batchcore.domain.rows import BatchRow
 from tests.conftest import fake_key
 
 BASE = "https://emulator.local"

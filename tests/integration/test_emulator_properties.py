@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batchcore.emulator import EmuRequest, Emulator, EmulatorConfig
-from batchcore.rows import SCENE_ID_PATTERN
+from batchcore.domain.rows import SCENE_ID_PATTERN
 from tests.conftest import fake_key
 
 _EMU = Emulator(EmulatorConfig(rate_limit_per_minute=0))

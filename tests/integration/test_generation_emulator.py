@@ -16,15 +16,17 @@ from decimal import Decimal
 import pytest
 import stamina
 
-from batchcore import generation as gen
-from batchcore.client import OrchestratorClient
+from batchcore.adapters import worker
+
+from batchcore.domain import outcomes
+from batchcore.adapters.client import OrchestratorClient
 from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
 from batchcore.errors import NotImplementedByBackend, OutcomeUnknown, ResponseFormatError
-from batchcore.jobs import Job, JobRunner
-from batchcore.models import JobStatus
-from batchcore.pricing import PRICE_PER_IMAGE
-from batchcore.rows import BatchRow
-from batchcore.workflow import (
+from batchcore.adapters.jobs import Job, JobRunner
+from batchcore.wire.models import JobStatus
+from batchcore.domain.pricing import PRICE_PER_IMAGE
+from batchcore.domain.rows import BatchRow
+from batchcore.domain.workflow import (
     Draft,
     WorkflowState,
     approve,
@@ -67,14 +69,14 @@ def submit_images(
     state = WorkflowState(draft=Draft(mode="batch", rows=tuple(rows)))
     hash_ = current_hash(state, NOW)
     result = client.dry_run_images(rows, batch_hash=hash_)
-    state = gen.after_dry_run(state, "batch", rows, result, now=NOW)
+    state = outcomes.after_dry_run(state, "batch", rows, result, now=NOW)
     state, _ = begin_image_submission(state, hash_, NOW, runner="test")
     return state, hash_
 
 
 def run_images(client, rows, hash_, **kw) -> Job:
     job = Job(key=hash_, kind="images")
-    job.result = gen.run_images(client, rows, hash_, job, poll_every=0.01, sleep=no_sleep, **kw)
+    job.result = worker.run_images(client, rows, hash_, job, poll_every=0.01, sleep=no_sleep, **kw)
     job.state = "done"
     return job
 
@@ -86,7 +88,7 @@ def statuses(job: Job) -> list[tuple[str, str, str]]:
 def approved_images(emu: Emulator, client: OrchestratorClient) -> WorkflowState:
     """Generate ROWS live (whatever the profile) and approve the first image of each scene."""
     state, hash_ = submit_images(client)
-    state = gen.apply_job(state, run_images(client, ROWS, hash_), ROWS, now=NOW)
+    state = outcomes.apply_job(state, run_images(client, ROWS, hash_), ROWS, now=NOW)
     assert state.submissions[hash_].state == "completed"
     for scene in ("A", "B"):
         state = approve(state, state.images[scene][0], NOW)
@@ -95,15 +97,15 @@ def approved_images(emu: Emulator, client: OrchestratorClient) -> WorkflowState:
 
 def submit_videos(
     state: WorkflowState, model: str = "veo3_fast"
-) -> tuple[WorkflowState, str, gen.VideoPlan]:
-    plan = gen.plan_videos(state, model)
-    state, hash_ = gen.begin_video_submission(state, plan, str(plan.clips), NOW, runner="test")
+) -> tuple[WorkflowState, str, outcomes.VideoPlan]:
+    plan = outcomes.plan_videos(state, model)
+    state, hash_ = outcomes.begin_video_submission(state, plan, str(plan.clips), NOW, runner="test")
     return state, hash_, plan
 
 
 def run_videos(client, plan, hash_, **kw) -> Job:
     job = Job(key=hash_, kind="videos")
-    job.result = gen.run_videos(client, plan, hash_, job, poll_every=0.01,
+    job.result = worker.run_videos(client, plan, hash_, job, poll_every=0.01,
                                 sleep=kw.pop("sleep", no_sleep), **kw)
     job.state = "done"
     return job
@@ -125,7 +127,7 @@ def test_head_run_images_records_every_scene_and_bills_each_image_once():
         ("completed", "A", "2 images"),
         ("completed", "B", "1 image"),
     ]
-    new = gen.apply_job(state, job, ROWS, now=NOW)
+    new = outcomes.apply_job(state, job, ROWS, now=NOW)
     assert {k: len(v) for k, v in new.images.items()} == {"A": 2, "B": 1}
     assert new.images["A"][0].prompt == ROWS[0].prompt and new.images["A"][0].url.startswith(BASE)
     sub = new.submissions[hash_]
@@ -148,7 +150,7 @@ def test_head_run_images_partial_failure_logs_the_servers_row_error():
         job = run_images(client, ROWS, hash_)
     assert statuses(job)[2][:2] == ("failed", "B")
     assert "Image generation failed for B" in statuses(job)[2][2]
-    new = gen.apply_job(state, job, ROWS, now=NOW)
+    new = outcomes.apply_job(state, job, ROWS, now=NOW)
     failed_lines = [e for e in new.log if e.status == "failed" and e.scene_id == "B"]
     assert failed_lines[-1].message.startswith("Image generation failed for B")
     sub = new.submissions[hash_]
@@ -164,12 +166,12 @@ def test_head_run_images_timeout_after_accept_is_outcome_unknown_and_not_resent(
     with client:
         state, hash_ = submit_images(client)
         emu.faults.add(route="/batch/images", kind="timeout_after_accept", times=1)
-        assert runner.start(hash_, "images", lambda job: gen.run_images(
+        assert runner.start(hash_, "images", lambda job: worker.run_images(
             client, ROWS, hash_, job, poll_every=0.01, sleep=no_sleep))
         job = runner.wait(hash_)
     runner.shutdown()
     assert job.state == "error" and isinstance(job.error, OutcomeUnknown)
-    new = gen.apply_job(state, job, ROWS, now=NOW)
+    new = outcomes.apply_job(state, job, ROWS, now=NOW)
     sub = new.submissions[hash_]
     assert sub.state == "outcome_unknown" and hash_ in sub.message
     assert new.log[-1].status == "outcome_unknown"
@@ -196,7 +198,7 @@ def test_brief_run_images_polls_until_done_and_records_the_final_images():
         ("completed", "", "completed 100%"),
     ]
     assert all(e.job_id == poll_id for e in job.events[1:])
-    new = gen.apply_job(state, job, ROWS, now=NOW)
+    new = outcomes.apply_job(state, job, ROWS, now=NOW)
     assert new.submissions[hash_].poll_ids == {poll_id: ""}
     assert {k: len(v) for k, v in new.images.items()} == {"A": 2, "B": 1}
     assert new.submissions[hash_].state == "completed"
@@ -211,7 +213,7 @@ def test_brief_run_images_batch_failure_is_failed_with_every_row_listed():
         state, hash_ = submit_images(client)
         job = run_images(client, ROWS, hash_)
     assert job.result.final.status is JobStatus.FAILED
-    new = gen.apply_job(state, job, ROWS, now=NOW)
+    new = outcomes.apply_job(state, job, ROWS, now=NOW)
     assert new.submissions[hash_].state == "failed"
     assert sorted(e.scene_id for e in new.log if e.status == "failed" and e.scene_id) == ["A", "B"]
     assert emu.ledger.charges == []
@@ -224,7 +226,7 @@ def test_brief_partial_failure_logs_the_servers_row_error():
         state, hash_ = submit_images(client)
         job = run_images(client, ROWS, hash_)
     assert job.result.final.failed_results[0].error.startswith("Image generation failed for B")
-    new = gen.apply_job(state, job, ROWS, now=NOW)
+    new = outcomes.apply_job(state, job, ROWS, now=NOW)
     assert new.submissions[hash_].state == "partial"
     line = [e for e in new.log if e.status == "failed" and e.scene_id == "B"][-1]
     assert line.message.startswith("Image generation failed for B")
@@ -238,7 +240,7 @@ def test_brief_run_images_polling_timeout_stays_billed_and_fetchable():
         state, hash_ = submit_images(client)
         job = run_images(client, ROWS, hash_, poll_for=0)
     assert job.result.timed_out and job.result.final.status is JobStatus.QUEUED
-    new = gen.apply_job(state, job, ROWS, now=NOW)
+    new = outcomes.apply_job(state, job, ROWS, now=NOW)
     sub = new.submissions[hash_]
     assert (sub.state, sub.stalled) == ("accepted", True)
     assert sub.fetch_problem.startswith("billed — results not fetched yet")
@@ -254,17 +256,17 @@ def test_resume_polling_images_after_a_restart_finishes_without_sending_anything
     with client:
         state, hash_ = submit_images(client)
         first = Job(key=hash_, kind="images")
-        gen.run_images(client, ROWS, hash_, first, poll_every=0.01, poll_for=0, sleep=no_sleep)
+        worker.run_images(client, ROWS, hash_, first, poll_every=0.01, poll_for=0, sleep=no_sleep)
         # The page drained the job's lines (and its job id) while it ran; then the process died.
-        state = gen.drain_events(state, first)
+        state = outcomes.drain_events(state, first)
         assert state.submissions[hash_].state == "accepted"
         assert state.submissions[hash_].poll_ids == first.poll_ids
 
-        state, resumable = gen.reconcile_orphans(state, set(), NOW, alive=lambda s: False)
+        state, resumable = outcomes.reconcile_orphans(state, set(), NOW, alive=lambda s: False)
         assert [s.batch_hash for s in resumable] == [hash_]
         billed = emu.ledger.charges
         again = Job(key=hash_, kind="images")
-        again.result = gen.resume_polling(client, resumable[0], again, poll_every=0.01,
+        again.result = worker.resume_polling(client, resumable[0], again, poll_every=0.01,
                                           sleep=no_sleep)
         again.state = "done"
     assert emu.ledger.charges == billed and len(billed) == 2
@@ -272,7 +274,7 @@ def test_resume_polling_images_after_a_restart_finishes_without_sending_anything
     assert again.result.final.status is JobStatus.COMPLETED
     assert again.events[0].status == "resumed"
     assert again.events[0].message == "polling again after a restart; nothing was resent"
-    new = gen.apply_job(state, again, ROWS, now=NOW)
+    new = outcomes.apply_job(state, again, ROWS, now=NOW)
     assert new.submissions[hash_].state == "completed"
     assert {k: len(v) for k, v in new.images.items()} == {"A": 2, "B": 1}
     assert any(e.status == "resumed" for e in new.log)
@@ -296,7 +298,7 @@ def test_run_videos_polls_each_clip_to_done_and_bills_each_clip_once(profile):
         assert [(s, m) for s, sc, m in statuses(job) if sc == scene] == [
             ("queued", "accepted"), ("queued", "queued"), ("running", "running"),
             ("completed", "done")]
-    new = gen.apply_job(state, job, now=NOW)
+    new = outcomes.apply_job(state, job, now=NOW)
     for scene in ("A", "B"):
         clip = new.videos[scene]
         assert clip.status == "done" and clip.url.startswith(BASE) and clip.job_id in job.poll_ids
@@ -316,7 +318,7 @@ def test_run_videos_drained_while_running_gives_clips_their_job_ids():
     with client:
         state, hash_, plan = submit_videos(approved_images(emu, client))
         job = run_videos(client, plan, hash_, poll_for=0)
-    drained = gen.drain_events(state, job)
+    drained = outcomes.drain_events(state, job)
     assert drained.submissions[hash_].poll_ids == job.poll_ids
     assert {(c.scene_id, c.job_id, c.status) for c in drained.videos.values()} == {
         (scene, job_id, "queued") for job_id, scene in job.poll_ids.items()}
@@ -331,7 +333,7 @@ def test_run_videos_partial_failure_shows_the_clip_error():
         job = run_videos(client, plan, hash_)
     last_b = [(s, m) for s, sc, m in statuses(job) if sc == "B"][-1]
     assert last_b[0] == "failed" and last_b[1].startswith("Video generation failed for B")
-    new = gen.apply_job(state, job, now=NOW)
+    new = outcomes.apply_job(state, job, now=NOW)
     assert new.videos["A"].status == "done"
     assert new.videos["B"].status == "error"
     assert new.videos["B"].error.startswith("Video generation failed for B")
@@ -349,7 +351,7 @@ def test_run_videos_polling_timeout_stays_billed_and_fetchable():
         state, hash_, plan = submit_videos(approved_images(emu, client))
         job = run_videos(client, plan, hash_, poll_for=0)
     assert job.result.timed_out
-    new = gen.apply_job(state, job, now=NOW)
+    new = outcomes.apply_job(state, job, now=NOW)
     assert new.submissions[hash_].state == "accepted" and new.submissions[hash_].stalled
     assert {c.status for c in new.videos.values()} == {"queued"}
     assert emu.ledger.total("videos") == Decimal("0.20")  # billed when accepted
@@ -364,7 +366,7 @@ def test_run_videos_answered_terminal_is_not_polled():
         job = run_videos(client, plan, hash_)
     assert job.result.finals == {} and not job.result.timed_out
     assert [s for s, _, _ in statuses(job)] == ["failed", "failed"]  # the answer's lines only
-    new = gen.apply_job(state, job, now=NOW)
+    new = outcomes.apply_job(state, job, now=NOW)
     assert {c.status for c in new.videos.values()} == {"error"}
     assert new.submissions[hash_].state == "failed"
 
@@ -388,7 +390,7 @@ def test_run_videos_logs_an_unknown_status_word_once_until_it_changes():
     assert statuses(job) == [("queued", "A", "accepted"), ("unknown", "A", "mystery"),
                              ("completed", "A", "done")]
     assert len(rounds) == 3 and all(s >= 0.01 for s in rounds)
-    assert gen.apply_job(state, job, now=NOW).videos["A"].status == "done"
+    assert outcomes.apply_job(state, job, now=NOW).videos["A"].status == "done"
 
 
 def test_run_videos_501_fails_the_clips_and_bills_nothing():
@@ -397,12 +399,12 @@ def test_run_videos_501_fails_the_clips_and_bills_nothing():
     runner = JobRunner(max_workers=1)
     with client:
         state, hash_, plan = submit_videos(approved_images(emu, client))
-        runner.start(hash_, "videos", lambda job: gen.run_videos(
+        runner.start(hash_, "videos", lambda job: worker.run_videos(
             client, plan, hash_, job, poll_every=0.01, sleep=no_sleep))
         job = runner.wait(hash_)
     runner.shutdown()
     assert isinstance(job.error, NotImplementedByBackend)
-    new = gen.apply_job(state, job, now=NOW)
+    new = outcomes.apply_job(state, job, now=NOW)
     assert new.submissions[hash_].state == "rejected"
     assert {c.status for c in new.videos.values()} == {"error"}
     assert "nothing was billed" in new.videos["A"].error
@@ -417,10 +419,10 @@ def test_run_videos_unreadable_paid_answer_is_outcome_unknown_for_submission_and
         emu.faults.add(route="/batch/videos", kind="malformed_json")
         job = Job(key=hash_, kind="videos")
         with pytest.raises(ResponseFormatError) as info:
-            gen.run_videos(client, plan, hash_, job, poll_every=0.01, sleep=no_sleep)
+            worker.run_videos(client, plan, hash_, job, poll_every=0.01, sleep=no_sleep)
         job.error, job.state = info.value, "error"
     assert emu.ledger.total("videos") == Decimal("0.20")
-    new = gen.apply_job(state, job, now=NOW)
+    new = outcomes.apply_job(state, job, now=NOW)
     assert new.submissions[hash_].state == "outcome_unknown"
     assert {c.status for c in new.videos.values()} == {"outcome_unknown"}
 
@@ -434,19 +436,19 @@ def test_resume_polling_videos_after_a_restart_finishes_without_sending_anything
     with client:
         state, hash_, plan = submit_videos(approved_images(emu, client))
         first = run_videos(client, plan, hash_, poll_for=0)
-        state = gen.drain_events(state, first)  # then the process died
-        state, resumable = gen.reconcile_orphans(state, set(), NOW, alive=lambda s: False)
+        state = outcomes.drain_events(state, first)  # then the process died
+        state, resumable = outcomes.reconcile_orphans(state, set(), NOW, alive=lambda s: False)
         assert [s.batch_hash for s in resumable] == [hash_]
         billed = emu.ledger.charges
         again = Job(key=hash_, kind="videos")
-        again.result = gen.resume_polling(client, resumable[0], again, poll_every=0.01,
+        again.result = worker.resume_polling(client, resumable[0], again, poll_every=0.01,
                                           sleep=no_sleep)
         again.state = "done"
     assert emu.ledger.charges == billed
     assert len([c for c in billed if c.kind == "videos"]) == 2
     assert again.events[0].status == "resumed"
     assert {f.status for f in again.result.finals.values()} == {JobStatus.COMPLETED}
-    new = gen.apply_job(state, again, now=NOW)
+    new = outcomes.apply_job(state, again, now=NOW)
     assert new.submissions[hash_].state == "completed"
     assert {(c.scene_id, c.status) for c in new.videos.values()} == {("A", "done"), ("B", "done")}
     assert all(c.url.startswith(BASE) for c in new.videos.values())
@@ -461,12 +463,12 @@ def test_resume_polling_that_times_out_again_stays_billed_and_fetchable():
     with client:
         state, hash_ = submit_images(client)
         first = Job(key=hash_, kind="images")
-        gen.run_images(client, ROWS, hash_, first, poll_every=0.01, poll_for=0, sleep=no_sleep)
-        state = gen.drain_events(state, first)
-        _, (sub,) = gen.reconcile_orphans(state, set(), NOW)
+        worker.run_images(client, ROWS, hash_, first, poll_every=0.01, poll_for=0, sleep=no_sleep)
+        state = outcomes.drain_events(state, first)
+        _, (sub,) = outcomes.reconcile_orphans(state, set(), NOW)
         billed = emu.ledger.charges
         again = Job(key=hash_, kind="images")
-        again.result = gen.resume_polling(client, sub, again, poll_for=0, sleep=no_sleep)
+        again.result = worker.resume_polling(client, sub, again, poll_for=0, sleep=no_sleep)
     assert again.result.timed_out and emu.ledger.charges == billed
-    after = gen.apply_job(state, again, ROWS, now=NOW).submissions[hash_]
+    after = outcomes.apply_job(state, again, ROWS, now=NOW).submissions[hash_]
     assert after.state == "accepted" and after.stalled

@@ -32,16 +32,17 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from batchcore import generation as gen
+
+from batchcore.domain import outcomes
 from batchcore.bootstrap import Runtime, build
 from batchcore.config import load_settings
 from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
-from batchcore.jobs import JobRunner
-from batchcore.pricing import VIDEO_PRICES
-from batchcore.rows import BatchRow, ParseResult
+from batchcore.adapters.jobs import JobRunner
+from batchcore.domain.pricing import VIDEO_PRICES
+from batchcore.domain.rows import BatchRow, ParseResult
 from batchcore.service_layer import services
 from batchcore.service_layer.services import Workspace
-from batchcore.workflow import BILLED_STATES, Inputs, all_submissions, current_hash, in_flight
+from batchcore.domain.workflow import BILLED_STATES, Inputs, all_submissions, current_hash, in_flight
 
 START = datetime(2026, 3, 4, 21, 0, tzinfo=timezone.utc)
 CAPS = ["0.01", "0.05", "0.25", "1.00", "2.00"]
@@ -200,9 +201,9 @@ class NoAccidentalCharge(RuleBasedStateMachine):
           fault=st.sampled_from(FAULTS))
     def confirm_generate_video(self, model, typo, fault):
         """Generate Video → type the clip count (maybe wrongly) → Confirm."""
-        plan = gen.plan_videos(self.ws.state, model)
+        plan = outcomes.plan_videos(self.ws.state, model)
         typed = str(plan.clips + 1 if typo else plan.clips)
-        hash_ = gen.video_batch_hash(plan)
+        hash_ = outcomes.video_batch_hash(plan)
         before = {s.key for s in all_submissions(self.ws.state)}
         if fault:
             self.emu.faults.add(route="/batch/videos", kind=fault, times=1)

@@ -24,12 +24,12 @@ import stamina
 
 from batchcore.bootstrap import Runtime, build
 from batchcore.config import load_settings
-from batchcore.history import batch_history, spend_per_day
-from batchcore.rows import parse_batch
+from batchcore.domain.history import batch_history, spend_per_day
+from batchcore.domain.rows import parse_batch
 from batchcore.service_layer import services
 from batchcore.service_layer.services import Workspace
-from batchcore.store import Charge, Reservation, WorkspaceStore
-from batchcore.workflow import Inputs, can_generate, current_hash, in_flight, unfetched
+from batchcore.adapters.store import Charge, Reservation, WorkspaceStore
+from batchcore.domain.workflow import Inputs, can_generate, current_hash, in_flight, unfetched
 
 EXAMPLE = "A | kitchen | 2\nB | hallway | 1\n"
 
@@ -162,12 +162,12 @@ def test_fetch_results_again_polls_a_stalled_batch_and_never_resends(tmp_path):
     ws = dry_ran(rt)
     hash_ = current_hash(ws.state)
     # Billed, results not fetched: what the worker leaves after polling gave up.
-    from batchcore import generation as gen
+    from batchcore.domain import outcomes
 
     out = confirm(rt, ws)
     settled(rt, out.ws)
     final = stored(rt, out.ws)
-    stalled = gen._not_fetched(final.state.model_copy(update={"submissions": {
+    stalled = outcomes._not_fetched(final.state.model_copy(update={"submissions": {
         hash_: final.state.submissions[hash_].model_copy(update={"state": "accepted"})}}),
         hash_, final.state.submissions[hash_].batch_id, datetime.now(timezone.utc))
     assert rt.store is not None
@@ -338,7 +338,7 @@ def test_a_workspace_cap_below_the_deployment_cap_holds(tmp_path):
 def _reserve_many(store: WorkspaceStore, tag: str, n: int, cap: Decimal) -> int:
     """Try ``n`` reservations of $0.10 each on one deployment; return how many were taken."""
     from batchcore.errors import SpendCapExceeded
-    from batchcore.workflow import WorkflowState
+    from batchcore.domain.workflow import WorkflowState
 
     taken = 0
     wid = store.new_workspace()
@@ -383,7 +383,7 @@ def test_two_processes_on_one_postgresql_never_pass_the_cap_together(tmp_path):
             import sys
             from decimal import Decimal
             sys.path.insert(0, {str(Path(__file__).resolve().parents[2])!r})
-            from batchcore.store import WorkspaceStore
+            from batchcore.adapters.store import WorkspaceStore
             from tests.integration.test_services import _reserve_many
             print(_reserve_many(WorkspaceStore(sys.argv[1]), sys.argv[2], 15, Decimal("1.00")))
         """)
@@ -403,7 +403,7 @@ def test_two_processes_on_one_postgresql_never_pass_the_cap_together(tmp_path):
 def test_a_reservation_cut_off_before_sending_is_not_sent_after_a_restart(tmp_path):
     """The app stopped after reserving but before sending: on reopening, not sent, the
     receipt back, nothing billed."""
-    from batchcore.workflow import begin_image_submission
+    from batchcore.domain.workflow import begin_image_submission
 
     rt = make_rt(tmp_path)
     ws = dry_ran(rt)

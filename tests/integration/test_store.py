@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batchcore.errors import StoreError
-from batchcore.rows import parse_batch
-from batchcore.statuslog import log_entry
-from batchcore.store import (
+from batchcore.domain.rows import parse_batch
+from batchcore.domain.statuslog import log_entry
+from batchcore.adapters.store import (
     DEFAULT_SQLITE_PATH,
     WORKSPACE_ID_PATTERN,
     LoadResult,
@@ -38,7 +38,7 @@ from batchcore.store import (
     workspace_quarantine,
     workspaces,
 )
-from batchcore.workflow import (
+from batchcore.domain.workflow import (
     WorkflowState,
     append_log,
     approve,

@@ -21,9 +21,9 @@ import httpx
 import pytest
 from PIL import Image
 
-from batchcore.client import OrchestratorClient
+from batchcore.adapters.client import OrchestratorClient
 from batchcore.errors import AuthError, UploadError
-from batchcore.uploads import BackendUploader, upload_checked, upload_references
+from batchcore.adapters.uploads import BackendUploader, upload_checked, upload_references
 from tests.conftest import fake_key
 
 KEY = fake_key("u")

@@ -40,7 +40,7 @@ from google.oauth2 import service_account
 from PIL import Image
 
 from batchcore.errors import UploadError
-from batchcore.uploads import (
+from batchcore.adapters.uploads import (
     GcsSignedUrlUploader,
     check_references,
     upload_checked,

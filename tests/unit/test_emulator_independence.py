@@ -81,12 +81,13 @@ def test_the_import_scan_sees_every_way_out():
         "from .. import rows\n"
         "import batchcore.errors\n"
         "import importlib\n"
-        "importlib.import_module('batchcore.models')\n"
+        "importlib.import_module('batchcore.wire.models')\n"
         "from .prices import IMAGE_PRICE\n"
         "from . import ledger\n"
         "import httpx\n"
     )
     names = [name for _, name in _imported_modules(EMULATOR_DIR / "probe.py", source)]
     escapes = sorted(name for name in names if _outside(name))
-    assert escapes == ["batchcore", "batchcore.errors", "batchcore.models", "batchcore.pricing", "batchcore.rows"]
+    assert escapes == ["batchcore", "batchcore.errors", "batchcore.pricing", "batchcore.rows",
+                       "batchcore.wire.models"]
     assert "batchcore.emulator.prices" in names and "batchcore.emulator.ledger" in names

@@ -43,9 +43,12 @@ def test_base_is_an_exception_and_everything_is_covered():
     assert classes == set(TREE) | {E.BatchStudioError}
 
 
-def test_errors_are_exported_from_the_package():
-    """Every name in errors.__all__ is importable from batchcore itself."""
-    for name in E.__all__:
+def test_the_package_face_exports_the_error_bases():
+    """The small public face names the base errors a caller catches; each is the class of
+    batchcore.errors (the whole tree is imported from there)."""
+    for name in ("BatchStudioError", "InputError", "GuardrailError", "OrchestratorError",
+                 "StoreError"):
+        assert name in batchcore.__all__
         assert getattr(batchcore, name) is getattr(E, name)
 
 

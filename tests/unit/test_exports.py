@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchcore.exports import (
+from batchcore.domain.exports import (
     MANIFEST_FIELDS,
     approved_zip,
     escape_cell,
@@ -24,11 +24,11 @@ from batchcore.exports import (
     unescape_cell,
     zip_name,
 )
-from batchcore.pricing import MAX_PROMPT_CHARS, MAX_ROWS, MAX_VARIANTS
-from batchcore.rows import BatchRow, parse_batch, row_problems
-from batchcore.statuslog import log_entry
+from batchcore.domain.pricing import MAX_PROMPT_CHARS, MAX_ROWS, MAX_VARIANTS
+from batchcore.domain.rows import BatchRow, parse_batch, row_problems
+from batchcore.domain.statuslog import log_entry
 from tests import factories
-from batchcore.workflow import (
+from batchcore.domain.workflow import (
     GeneratedImage,
     WorkflowState,
     append_log,
@@ -316,7 +316,7 @@ def test_import_enforces_the_row_limit():
 
 def test_imported_rows_are_a_valid_batch_text():
     """Imported rows are ordinary rows: their batch text parses back to them."""
-    from batchcore.rows import format_batch
+    from batchcore.domain.rows import format_batch
 
     state, _ = generated(ROWS)
     rows = import_manifest(manifest_csv(manifest_records(state))).rows

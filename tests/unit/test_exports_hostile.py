@@ -9,13 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchcore.exports import (
+from batchcore.domain.exports import (
     MAX_JSON_DEPTH,
     ManifestImport,
     decode_manifest,
     import_manifest,
 )
-from batchcore.pricing import MAX_ROWS
+from batchcore.domain.pricing import MAX_ROWS
 
 HEADER = "scene_id,prompt,variants\r\n"
 

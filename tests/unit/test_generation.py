@@ -1,4 +1,4 @@
-"""The pure appliers of batchcore.generation: from an outcome (or an error) to the new state.
+"""The pure appliers of batchcore.domain.outcomes: from an outcome (or an error) to the new state.
 
 Every outcome is built directly from the response models and a plain ``Job``; nothing here
 does I/O. The run_* procedures are exercised against the emulator in
@@ -21,24 +21,9 @@ from batchcore.errors import (
     ResponseFormatError,
     SpendCapExceeded,
 )
-from batchcore.generation import (
-    ImageRunResult,
-    VideoPlan,
-    VideoRunResult,
-    after_dry_run,
-    after_image_error,
-    after_images,
-    after_video_error,
-    after_videos,
-    apply_job,
-    begin_video_submission,
-    drain_events,
-    plan_videos,
-    reconcile_orphans,
-    video_batch_hash,
-)
-from batchcore.jobs import Job
-from batchcore.models import (
+from batchcore.domain.outcomes import ImageRunResult, VideoPlan, VideoRunResult, after_dry_run, after_image_error, after_images, after_video_error, after_videos, apply_job, begin_video_submission, drain_events, plan_videos, reconcile_orphans, video_batch_hash
+from batchcore.adapters.jobs import Job
+from batchcore.wire.models import (
     DryRunResult,
     ImageOut,
     JobOut,
@@ -48,9 +33,9 @@ from batchcore.models import (
     VideoBatchResult,
     VideoJobOut,
 )
-from batchcore.rows import BatchRow
-from batchcore.statuslog import log_entry
-from batchcore.workflow import (
+from batchcore.domain.rows import BatchRow
+from batchcore.domain.statuslog import log_entry
+from batchcore.domain.workflow import (
     Draft,
     GeneratedImage,
     Submission,

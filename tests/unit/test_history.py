@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 
 from batchcore import parse_batch
-from batchcore.history import batch_history, spend_per_day, spend_totals
-from batchcore.workflow import (
+from batchcore.domain.history import batch_history, spend_per_day, spend_totals
+from batchcore.domain.workflow import (
     GeneratedImage,
     Submission,
     VideoClip,

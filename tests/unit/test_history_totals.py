@@ -3,7 +3,7 @@
 from datetime import date
 from decimal import Decimal
 
-from batchcore.history import spend_totals
+from batchcore.domain.history import spend_totals
 
 
 def test_totals_split_today_week_and_all_time():

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from batchcore.client import image_request
-from batchcore.exports import ManifestImport, decode_manifest, import_manifest
-from batchcore.rows import (
+from batchcore.adapters.client import image_request
+from batchcore.domain.exports import ManifestImport, decode_manifest, import_manifest
+from batchcore.domain.rows import (
     LineError,
     ParseResult,
     check_reference_urls,

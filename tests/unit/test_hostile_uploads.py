@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from batchcore.models import UploadedRef
-from batchcore.uploads import (
+from batchcore.wire.models import UploadedRef
+from batchcore.adapters.uploads import (
     MAX_NAME_CHARS,
     THUMBNAIL_PX,
     check_references,

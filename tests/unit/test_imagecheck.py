@@ -1,4 +1,4 @@
-"""Header-first image checks and small previews (batchcore.imagecheck): sizes before pixels, thumbnails that look right."""
+"""Header-first image checks and small previews (batchcore.adapters.imagecheck): sizes before pixels, thumbnails that look right."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from batchcore import imagecheck
-from batchcore.imagecheck import (
+from batchcore.adapters import imagecheck
+from batchcore.adapters.imagecheck import (
     MAX_REF_PIXELS,
     ImageRefused,
     as_buffer,

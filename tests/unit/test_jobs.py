@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from batchcore.jobs import Job, JobRunner, process_token, token_may_be_alive
+from batchcore.adapters.jobs import Job, JobRunner, process_token, token_may_be_alive
 
 
 @pytest.fixture

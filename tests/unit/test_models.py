@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from batchcore.errors import ResponseFormatError
-from batchcore.models import (
+from batchcore.wire.models import (
     DryRunResult,
     Health,
     ImageOut,
@@ -31,7 +31,7 @@ from batchcore.models import (
     parse_uploads,
     parse_videos,
 )
-from batchcore.rows import BatchRow
+from batchcore.domain.rows import BatchRow
 
 # --- literal payloads -----------------------------------------------------------------
 

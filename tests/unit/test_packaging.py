@@ -15,7 +15,8 @@ from packaging.utils import canonicalize_name
 import batchcore
 
 ROOT = Path(__file__).resolve().parents[2]
-CORE_MODULES = ["errors", "hashing", "pricing", "rows", "statuslog", "workflow"]
+CORE_MODULES = ["errors", "domain.hashing", "domain.pricing", "domain.rows", "domain.statuslog",
+                "domain.workflow", "domain.outcomes", "service_layer.services", "bootstrap"]
 
 
 def pyproject_requirements() -> list[Requirement]:

@@ -19,7 +19,7 @@ from batchcore.errors import (
     RateLimited,
     ResponseFormatError,
 )
-from batchcore.problems import error_from_response, json_body, parse_retry_after, scrub
+from batchcore.wire.problems import error_from_response, json_body, parse_retry_after, scrub
 from tests.conftest import fake_key
 
 PROBLEM = "application/problem+json"

@@ -65,8 +65,8 @@ def test_the_probe_can_see_streamlit():
 
 def test_the_probe_finds_the_core_modules(probe):
     """walk_packages found batchcore and its core submodules (the check is not vacuous)."""
-    for name in ("batchcore", "batchcore.rows", "batchcore.pricing", "batchcore.hashing",
-                 "batchcore.workflow", "batchcore.statuslog", "batchcore.errors"):
+    for name in ("batchcore", "batchcore.domain.rows", "batchcore.domain.pricing", "batchcore.domain.hashing",
+                 "batchcore.domain.workflow", "batchcore.domain.statuslog", "batchcore.errors"):
         assert name in probe["modules"]
 
 

@@ -7,11 +7,11 @@ from datetime import datetime, timezone
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchcore.hashing import batch_hash
-from batchcore.pricing import MAX_ROWS, MAX_VARIANTS
-from batchcore.retry_rows import RetryRow, SkippedScene, failed_rows, plan_retry, retry_batch_text
-from batchcore.rows import BatchRow, ParseResult, parse_batch
-from batchcore.workflow import (
+from batchcore.domain.hashing import batch_hash
+from batchcore.domain.pricing import MAX_ROWS, MAX_VARIANTS
+from batchcore.domain.retry_rows import RetryRow, SkippedScene, failed_rows, plan_retry, retry_batch_text
+from batchcore.domain.rows import BatchRow, ParseResult, parse_batch
+from batchcore.domain.workflow import (
     GeneratedImage,
     WorkflowState,
     begin_image_submission,

@@ -8,8 +8,12 @@ import unicodedata
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from batchcore import MAX_PROMPT_CHARS, MAX_ROWS, BatchRow, format_batch, parse_batch
-from batchcore.rows import js_length, row_problems
+from batchcore import MAX_ROWS, BatchRow, parse_batch
+
+from batchcore.domain.pricing import MAX_PROMPT_CHARS
+
+from batchcore.domain.rows import format_batch
+from batchcore.domain.rows import js_length, row_problems
 
 SCENE_ALPHABET = string.ascii_letters + string.digits + "._-"
 

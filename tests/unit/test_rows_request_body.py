@@ -14,9 +14,9 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from batchcore.client import image_request
+from batchcore.adapters.client import image_request
 from batchcore.errors import InputError
-from batchcore.rows import (
+from batchcore.domain.rows import (
     BatchRow,
     attach_refs,
     check_reference_urls,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from batchcore.rows import (
+from batchcore.domain.rows import (
     LINE_BREAKS,
     BatchRow,
     LineError,

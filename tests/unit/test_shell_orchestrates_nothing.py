@@ -12,8 +12,8 @@ SHELL = [*sorted((ROOT / "studio").glob("*.py")), *sorted((ROOT / "pages").glob(
          ROOT / "streamlit_app.py"]
 PORTS = {"client", "store", "runner", "recorders", "emulator"}
 #: batchcore modules that do I/O or own paid work: the shell reaches them only through services
-ADAPTERS = {"batchcore.client", "batchcore.store", "batchcore.jobs", "batchcore.uploads",
-            "batchcore.generation"}
+ADAPTERS = {"batchcore.adapters.client", "batchcore.adapters.store", "batchcore.adapters.jobs", "batchcore.adapters.uploads",
+            "batchcore.domain.outcomes"}
 
 
 def _tree(path: Path) -> ast.AST:

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pydantic
 import pytest
 
-from batchcore import LogEntry, log_entry, render_log
+from batchcore.domain.statuslog import LogEntry, log_entry, render_log
 
 UTC = timezone.utc
 T = datetime(2026, 11, 24, 11, 24, 33, 987654, tzinfo=UTC)

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from batchcore.errors import AuthError, BatchStudioError, UploadError
-from batchcore.pricing import MAX_REF_IMAGES
-from batchcore.uploads import (
+from batchcore.domain.pricing import MAX_REF_IMAGES
+from batchcore.adapters.uploads import (
     MAX_NAME_CHARS,
     MAX_REF_BYTES,
     MAX_REF_PIXELS,
@@ -556,7 +556,7 @@ def test_backend_uploader_sends_nothing_for_no_images():
 @pytest.mark.parametrize("bucket", ["", "Upper-Case", "a", "has space", "-leading", "x" * 223])
 def test_gcs_uploader_refuses_a_bucket_name_storage_would_refuse(bucket):
     """A bucket name Cloud Storage cannot have is refused when the uploader is made, before any network."""
-    from batchcore.uploads import GcsSignedUrlUploader
+    from batchcore.adapters.uploads import GcsSignedUrlUploader
 
     with pytest.raises(ValueError, match="Cloud Storage bucket name"):
         GcsSignedUrlUploader(bucket, credentials=None)
@@ -565,7 +565,7 @@ def test_gcs_uploader_refuses_a_bucket_name_storage_would_refuse(bucket):
 @pytest.mark.parametrize("prefix", ["/refs/", "refs/../secrets/", "../up/"])
 def test_gcs_uploader_refuses_a_prefix_that_escapes(prefix):
     """An absolute prefix or one with a '..' component is refused when the uploader is made."""
-    from batchcore.uploads import GcsSignedUrlUploader
+    from batchcore.adapters.uploads import GcsSignedUrlUploader
 
     with pytest.raises(ValueError, match="relative object name prefix"):
         GcsSignedUrlUploader("batch-studio-refs", credentials=None, prefix=prefix)
@@ -573,7 +573,7 @@ def test_gcs_uploader_refuses_a_prefix_that_escapes(prefix):
 
 def test_gcs_uploader_with_no_images_signs_and_sends_nothing():
     """Uploading no images returns [] without touching the credentials or opening a connection."""
-    from batchcore.uploads import GcsSignedUrlUploader
+    from batchcore.adapters.uploads import GcsSignedUrlUploader
 
     class Untouchable:
         def __getattr__(self, name):  # pragma: no cover - must not be reached

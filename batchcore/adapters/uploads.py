@@ -7,7 +7,7 @@ Two steps, kept apart so nothing leaves the machine until the files are known to
    content* (whatever the name says), at most 10 MB each, at most ``MAX_REF_PIXELS`` (40 MP)
    each, whole (not cut short, every PNG CRC right), at most ``MAX_REF_IMAGES`` in all
    counting those already attached, a plain file name (no folders, no NUL). Sizes in pixels
-   come from the file's header before anything is decoded (``batchcore.imagecheck``); a JPEG
+   come from the file's header before anything is decoded (``batchcore.adapters.imagecheck``); a JPEG
    is only decoded at reduced scale. Accepted files get a safe name, their real mime type,
    their size in pixels, a sha256 and a small PNG thumbnail for the page's chips.
 2. An *uploader* stores the accepted images and returns one ``UploadedRef`` each, whose
@@ -44,13 +44,13 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from . import imagecheck
-from .errors import BatchStudioError, UploadError
-from .imagecheck import MAX_REF_PIXELS, THUMBNAIL_PX, ImageRefused, as_buffer
-from .models import (
+from batchcore.adapters import imagecheck
+from batchcore.adapters.imagecheck import MAX_REF_PIXELS, THUMBNAIL_PX, ImageRefused, as_buffer
+from batchcore.domain.pricing import MAX_REF_IMAGES
+from batchcore.errors import BatchStudioError, UploadError
+from batchcore.wire.models import (
     UploadedRef,  # name, url, thumbnail_url ("" when none), gcs_uri, size, mime
 )
-from .pricing import MAX_REF_IMAGES
 
 __all__ = [
     "MAX_NAME_CHARS",

@@ -23,10 +23,10 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from .errors import ResponseFormatError
-from .pricing import PRICE_PER_IMAGE, to_decimal
-from .rows import BatchRow
-from .workflow import GeneratedImage
+from batchcore.domain.pricing import PRICE_PER_IMAGE, to_decimal
+from batchcore.domain.rows import BatchRow
+from batchcore.domain.workflow import GeneratedImage
+from batchcore.errors import ResponseFormatError
 
 __all__ = [
     "DryRunItem",

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from .pricing import MAX_ROWS, PRICE_PER_IMAGE
-from .rows import (
+from batchcore.domain.pricing import MAX_ROWS, PRICE_PER_IMAGE
+from batchcore.domain.rows import (
     BatchRow,
     LineError,
     LongNumber,
@@ -30,8 +30,8 @@ from .rows import (
     is_blank_cell,
     visible,
 )
-from .statuslog import render_log
-from .workflow import (
+from batchcore.domain.statuslog import render_log
+from batchcore.domain.workflow import (
     DryRunReceipt,
     GeneratedImage,
     Submission,

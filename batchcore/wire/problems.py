@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from .errors import (
+from batchcore.errors import (
     ApiError,
     AuthError,
     BudgetExceeded,

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .pricing import (
+from batchcore.domain.pricing import (
     MAX_PROMPT_CHARS,
     MAX_REF_IMAGES,
     MAX_ROWS,

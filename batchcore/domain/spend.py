@@ -29,14 +29,13 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-
 from typing import cast
 
 from pydantic import BaseModel, ConfigDict
 
-from .errors import InputError, SpendCapExceeded
-from .pricing import format_money, to_decimal
-from .workflow import Gate, Submission, WorkflowState, all_submissions
+from batchcore.domain.pricing import format_money, to_decimal
+from batchcore.domain.workflow import Gate, Submission, WorkflowState, all_submissions
+from batchcore.errors import InputError, SpendCapExceeded
 
 __all__ = [
     "DEFAULT_DAILY_CAP",

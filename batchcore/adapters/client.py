@@ -27,7 +27,9 @@ from urllib.parse import quote, urljoin
 import httpx
 import stamina
 
-from .errors import (
+from batchcore.domain.pricing import MAX_REF_IMAGES, MAX_ROWS, MAX_VIDEO_CLIPS
+from batchcore.domain.rows import BatchRow, row_problems
+from batchcore.errors import (
     ApiError,
     AuthError,
     ConfirmationMismatch,
@@ -39,7 +41,7 @@ from .errors import (
     TransportError,
     UploadError,
 )
-from .models import (
+from batchcore.wire.models import (
     DryRunResult,
     Health,
     LiveResult,
@@ -54,9 +56,7 @@ from .models import (
     parse_uploads,
     parse_videos,
 )
-from .pricing import MAX_REF_IMAGES, MAX_ROWS, MAX_VIDEO_CLIPS
-from .problems import error_from_response, json_body, reason_phrase, scrub
-from .rows import BatchRow, row_problems
+from batchcore.wire.problems import error_from_response, json_body, reason_phrase, scrub
 
 __all__ = ["OrchestratorClient", "image_request", "video_request"]
 

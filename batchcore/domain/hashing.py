@@ -15,7 +15,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
-from .rows import BatchRow
+from batchcore.domain.rows import BatchRow
 
 __all__ = ["batch_hash", "day_bucket", "rows_json"]
 

@@ -8,9 +8,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .pricing import format_money
-from .spend import as_utc, counted_amount, utc_day
-from .workflow import WorkflowState, all_submissions
+from batchcore.domain.pricing import format_money
+from batchcore.domain.spend import as_utc, counted_amount, utc_day
+from batchcore.domain.workflow import WorkflowState, all_submissions
 
 __all__ = ["batch_history", "spend_per_day", "spend_totals"]
 
@@ -44,7 +44,7 @@ def batch_history(states: Mapping[str, WorkflowState]) -> list[dict[str, Any]]:
 
 def spend_per_day(states: Mapping[str, WorkflowState]) -> dict[str, Decimal]:
     """Money per UTC day across workspaces, each submission counted as the spend cap counts
-    it (:func:`~batchcore.spend.counted_amount`): what may have been billed counts."""
+    it (:func:`~batchcore.domain.spend.counted_amount`): what may have been billed counts."""
     days: dict[str, Decimal] = defaultdict(Decimal)
     for state in states.values():
         for sub in all_submissions(state):

@@ -22,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from .rows import BatchRow, format_batch
+from batchcore.domain.rows import BatchRow, format_batch
 
 __all__ = ["RetryPlan", "RetryRow", "SkippedScene", "failed_rows", "plan_retry", "retry_batch_text"]
 

@@ -50,10 +50,10 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
-from .errors import SpendCapExceeded, StoreError, redact
-from .pricing import format_money
-from .spend import counted_amount
-from .workflow import WorkflowState, all_submissions
+from batchcore.domain.pricing import format_money
+from batchcore.domain.spend import counted_amount
+from batchcore.domain.workflow import WorkflowState, all_submissions
+from batchcore.errors import SpendCapExceeded, StoreError, redact
 
 __all__ = [
     "Charge",

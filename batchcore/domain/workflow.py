@@ -18,11 +18,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .errors import AlreadySubmitted, ConfirmationMismatch, DryRunRequired
-from .hashing import batch_hash, day_bucket
-from .pricing import format_money, image_cost, to_decimal, total_images
-from .rows import BatchRow, LineError, ParseResult
-from .statuslog import LogEntry
+from batchcore.domain.hashing import batch_hash, day_bucket
+from batchcore.domain.pricing import format_money, image_cost, to_decimal, total_images
+from batchcore.domain.rows import BatchRow, LineError, ParseResult
+from batchcore.domain.statuslog import LogEntry
+from batchcore.errors import AlreadySubmitted, ConfirmationMismatch, DryRunRequired
 
 __all__ = [
     "Approval",
