@@ -59,30 +59,30 @@ def owner() -> str:
         _closed(access.SIGN_IN_TITLE, problem)
     who = access.owner_of(st.user.to_dict())
     if not who:
-        st.stop()
+        _sign_in_screen(sections)
     return who
+
+
+def _sign_in_screen(sections: Mapping[str, Any]) -> None:
+    """The short sign-in screen: a sentence and one Log in button per provider; the run
+    stops here."""
+    st.title(access.SIGN_IN_TITLE)
+    st.write(access.SIGN_IN_TEXT)
+    for provider in access.login_providers(sections):
+        label = "Log in" if provider == access.DEFAULT_PROVIDER else f"Log in with {provider}"
+        if st.button(label, key=f"log_in_{provider or 'default'}", type="primary"):
+            st.login(provider or None)
+    st.stop()
 
 
 def sign_in() -> str:
     """The sign-in screen until someone is signed in (the run stops there); then the owner
     goes into the session before any workspace is opened, and the sidebar says who is
     signed in, with Log out. Without sign-in configured: ``""`` and nothing is drawn."""
-    sections = _sections()
-    if not access.auth_configured(sections):
+    if not access.auth_configured(_sections()):
         _spend_note("", sign_in_on=False)
         return ""
-    problem = _problem(sections)
-    if problem:
-        _closed(access.SIGN_IN_TITLE, problem)
-    who = access.owner_of(st.user.to_dict())
-    if not who:
-        st.title(access.SIGN_IN_TITLE)
-        st.write(access.SIGN_IN_TEXT)
-        for provider in access.login_providers(sections):
-            label = "Log in" if provider == access.DEFAULT_PROVIDER else f"Log in with {provider}"
-            if st.button(label, key=f"log_in_{provider or 'default'}", type="primary"):
-                st.login(provider or None)
-        st.stop()
+    who = owner()
     if st.session_state.get(OWNER_KEY) != who:
         # another person in this browser session: the workspace is opened again for them
         st.session_state.pop(WORKSPACE_KEY, None)
