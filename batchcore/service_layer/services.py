@@ -31,6 +31,7 @@ from functools import reduce
 from typing import Literal
 
 from .. import generation as gen
+from ..access import may_open
 from ..bootstrap import Runtime
 from ..errors import BatchStudioError, GuardrailError, SpendCapExceeded, StoreError, TransportError
 from ..exports import decode_manifest
@@ -305,7 +306,7 @@ def open_workspace(rt: Runtime, workspace_id: str, owner: str = "") -> Outcome:
     if not loaded.ok:
         fresh = new_workspace(rt, owner)
         return replace(fresh, notices=(Notice("warning", loaded.problem or ""), *fresh.notices))
-    if loaded.state.owner and loaded.state.owner != owner:
+    if not may_open(owner, loaded.state.owner):
         fresh = new_workspace(rt, owner)
         return replace(fresh, notices=(Notice(
             "warning", "That workspace belongs to another account; a new workspace was "
