@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import secrets
 
-from tests.app.conftest import make_app
-
 from studio.state import WORKSPACE_KEY
+from tests.app.conftest import make_app
 
 
 def _auth(**drop: bool) -> dict[str, str]:

@@ -8,7 +8,6 @@ from batchcore import generation as gen
 from batchcore.rows import parse_batch
 from batchcore.service_layer import services
 from batchcore.workflow import Inputs, current_hash
-
 from tests.integration.test_services import EXAMPLE, billed_units, make_rt, settled
 
 
