@@ -6,7 +6,7 @@ The page only draws widgets and calls the services of ``batchcore``; run it with
 
 import streamlit as st
 
-from studio import page
+from studio import auth, page
 from studio.runtime import runtime
 from studio.state import WORKSPACE_KEY, new_workspace, open_workspace
 
@@ -16,7 +16,7 @@ st.set_page_config(page_title="Batch Studio", page_icon=":material/movie:", layo
 def studio_page() -> None:
     """The single page of the brief, top to bottom."""
     rt = runtime()
-    open_workspace(rt)
+    open_workspace(rt, auth.owner())
     _sidebar(rt)
     page.header(rt)
     page.show_notices("top")
@@ -45,4 +45,5 @@ nav = st.navigation([
     st.Page(studio_page, title="Studio", icon=":material/movie:", default=True),
     st.Page("pages/history.py", title="History", icon=":material/history:"),
 ])
+auth.sign_in()  # with [auth] in the secrets: the sign-in screen until signed in (stops the run)
 nav.run()

@@ -9,11 +9,12 @@ from batchcore.domain.history import batch_history, spend_per_day, spend_totals
 from batchcore.domain.plaintext import plain
 from batchcore.domain.pricing import format_money
 from batchcore.service_layer import services
+from studio import auth
 from studio.runtime import runtime
 
 st.title("History")
 rt = runtime()
-view = services.history(rt, st.session_state.get("owner", ""))
+view = services.history(rt, auth.owner())
 if view.problem:
     st.error(plain(view.problem))
     st.stop()

@@ -41,6 +41,7 @@ from batchcore.adapters.store import (
 )
 from batchcore.adapters.uploads import BackendUploader, upload_references
 from batchcore.bootstrap import Runtime
+from batchcore.domain.access import may_open
 from batchcore.domain import outcomes
 from batchcore.domain.exports import decode_manifest
 from batchcore.domain.exports import import_manifest as parse_manifest
@@ -318,7 +319,7 @@ def open_workspace(rt: Runtime, workspace_id: str, owner: str = "") -> Outcome:
     if not loaded.ok:
         fresh = new_workspace(rt, owner)
         return replace(fresh, notices=(Notice("warning", loaded.problem or ""), *fresh.notices))
-    if loaded.state.owner and loaded.state.owner != owner:
+    if not may_open(owner, loaded.state.owner):
         fresh = new_workspace(rt, owner)
         return replace(fresh, notices=(Notice(
             "warning", "That workspace belongs to another account; a new workspace was "
