@@ -6,9 +6,10 @@ The page only draws widgets and calls the services of ``batchcore``; run it with
 
 import streamlit as st
 
+from studio import nav as links
 from studio import page
 from studio.runtime import runtime
-from studio.state import WORKSPACE_KEY, new_workspace, open_workspace
+from studio.state import PAGE_KEY, open_workspace
 
 st.set_page_config(page_title="Batch Studio", page_icon=":material/movie:", layout="wide")
 
@@ -16,8 +17,8 @@ st.set_page_config(page_title="Batch Studio", page_icon=":material/movie:", layo
 def studio_page() -> None:
     """The single page of the brief, top to bottom."""
     rt = runtime()
-    open_workspace(rt)
-    _sidebar(rt)
+    open_workspace(rt, page_changed=st.session_state.pop("_page_changed", False))
+    page.workspace_sidebar(rt)
     page.header(rt)
     page.show_notices("top")
     page.upload_zone(rt)
@@ -27,22 +28,16 @@ def studio_page() -> None:
     page.video(rt)
     page.exports(rt)
     page.status_log(rt)
+    page.finished_toast()
 
 
-def _sidebar(rt) -> None:
-    with st.sidebar:
-        st.subheader("Workspace")
-        st.text(f"Id: {st.session_state.get(WORKSPACE_KEY, '')}")
-        st.caption("Bookmark this page's address to come back to this workspace.")
-        if st.button("New workspace", key="new_workspace"):
-            new_workspace(rt)
-            st.rerun()
-        if rt.store_problem:
-            st.error(rt.store_problem)
-
-
-nav = st.navigation([
-    st.Page(studio_page, title="Studio", icon=":material/movie:", default=True),
-    st.Page("pages/history.py", title="History", icon=":material/history:"),
-])
+links.PAGES["studio"] = st.Page(studio_page, title="Studio", icon=":material/movie:",
+                                default=True)
+links.PAGES["history"] = st.Page("pages/history.py", title="History", icon=":material/history:")
+# The pages are linked from the sidebar (studio/page.py) with the open workspace in the
+# address: the built-in menu would drop ``?w=`` on every switch.
+nav = st.navigation(list(links.PAGES.values()), position="hidden")
+previous = st.session_state.get(PAGE_KEY)
+st.session_state["_page_changed"] = previous is not None and previous != nav.url_path
+st.session_state[PAGE_KEY] = nav.url_path
 nav.run()
