@@ -18,7 +18,9 @@ def studio_page() -> None:
     """The single page of the brief, top to bottom."""
     rt = runtime()
     open_workspace(rt, page_changed=st.session_state.pop("_page_changed", False))
-    page.workspace_sidebar(rt)
+    # Drawn last (into this slot at the top of the sidebar), so its links carry the
+    # workspace id even when this very run stored the workspace for the first time.
+    sidebar_slot = st.sidebar.container()
     page.header(rt)
     page.show_notices("top")
     page.upload_zone(rt)
@@ -28,6 +30,8 @@ def studio_page() -> None:
     page.video(rt)
     page.exports(rt)
     page.status_log(rt)
+    with sidebar_slot:
+        page.workspace_sidebar(rt)
     page.finished_toast()
 
 

@@ -96,35 +96,36 @@ def _rename(rt: Runtime) -> None:
 
 
 def workspace_sidebar(rt: Runtime) -> None:
-    with st.sidebar:
-        nav_links()
-        st.divider()
-        st.subheader("Workspace")
-        state = current()
-        name = workspace_name(state)
-        wid = workspace_id()
-        if st.session_state.get("_name_for") != (wid, name):
-            st.session_state["_name_for"] = (wid, name)
-            st.session_state["workspace_name"] = name
-        st.text_input("Name", key="workspace_name", max_chars=60, on_change=_rename,
-                      args=(rt,), help="Press Enter to rename the workspace.")
-        if wid:
-            st.caption(f"Saved as {wid} — bookmark this page's address to come back.")
-        else:
-            st.caption("Not saved yet: the workspace is saved (and gets its own address) "
-                       "with its first prompt, upload or batch.")
-        if st.button("New workspace", key="new_workspace", icon=":material/add:"):
-            new_workspace(rt)
-            st.rerun()
-        recent = [r for r in services.recent_workspaces(
-            rt, st.session_state.get(OWNER_KEY, ""), limit=9) if r.workspace_id != wid][:8]
-        if recent:
-            st.caption("Recent workspaces")
-            for r in recent:
-                links.link("studio", plain(r.name), ":material/folder_open:", r.workspace_id,
-                           key_help=f"Changed {r.updated_at:%Y-%m-%d %H:%M} UTC")
-        if rt.store_problem:
-            st.error(plain(rt.store_problem))
+    """Page links, the workspace's name, New workspace and recent workspaces (drawn into
+    the sidebar slot the caller opened)."""
+    nav_links()
+    st.divider()
+    st.subheader("Workspace")
+    state = current()
+    name = workspace_name(state)
+    wid = workspace_id()
+    if st.session_state.get("_name_for") != (wid, name):
+        st.session_state["_name_for"] = (wid, name)
+        st.session_state["workspace_name"] = name
+    st.text_input("Name", key="workspace_name", max_chars=60, on_change=_rename,
+                  args=(rt,), help="Press Enter to rename the workspace.")
+    if wid:
+        st.caption(f"Saved as {wid} — bookmark this page's address to come back.")
+    else:
+        st.caption("Not saved yet: the workspace is saved (and gets its own address) "
+                   "with its first prompt, upload or batch.")
+    if st.button("New workspace", key="new_workspace", icon=":material/add:"):
+        new_workspace(rt)
+        st.rerun()
+    recent = [r for r in services.recent_workspaces(
+        rt, st.session_state.get(OWNER_KEY, ""), limit=9) if r.workspace_id != wid][:8]
+    if recent:
+        st.caption("Recent workspaces")
+        for r in recent:
+            links.link("studio", plain(r.name), ":material/folder_open:", r.workspace_id,
+                       key_help=f"Changed {r.updated_at:%Y-%m-%d %H:%M} UTC")
+    if rt.store_problem:
+        st.error(plain(rt.store_problem))
 
 
 # --- header -------------------------------------------------------------------------------
