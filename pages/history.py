@@ -41,11 +41,10 @@ if view.cards:
     for i, card in enumerate(view.cards[:30]):
         with grid[i % 3].container(border=True):
             st.markdown(f"**{plain(card.name)}**")
-            pics = st.columns(4)
-            for col, image in zip(pics, card.pictures):
-                data = media.image_bytes(rt, image.thumbnail_url, image.url)
-                if data is not None:
-                    col.image(data, width="stretch")
+            pictures = [d for d in (media.image_bytes(rt, i.thumbnail_url, i.url)
+                                    for i in card.pictures) if d is not None]
+            if pictures:  # 128 px thumbnails in a row, never stretched
+                st.image(pictures, width=72)
             st.caption(plain(
                 f"{card.images} images, {card.approved} approved, {card.batches} paid "
                 f"call(s), {card.spent_text} — changed {card.updated_at:%Y-%m-%d %H:%M} UTC"))

@@ -494,10 +494,10 @@ def _scene_card(rt: Runtime, state: WorkflowState, index: int, scene: str,
     approved = state.approvals.get(scene)
     takes = scene_takes(images)
     latest = takes[0] if takes else ()
-    with st.container(border=focused, key=f"scene_card_{index}"):
+    with st.container(border=True, key=f"scene_card_{index}"):
         head, view, reroll = st.columns([3, 1, 1])
-        head.markdown(f"{':material/center_focus_strong: ' if focused else ''}"
-                      f"**{plain(scene)}**")
+        head.markdown(f"**{plain(scene)}**" + ("  :blue-badge[:material/keyboard: focused]"
+                                               if focused else ""))
         if view.button("View full size", key=f"view_{scene}", icon=":material/zoom_in:",
                        width="stretch", shortcut="V" if focused else None):
             st.session_state[VIEWER_KEY] = scene
@@ -529,7 +529,7 @@ def _scene_card(rt: Runtime, state: WorkflowState, index: int, scene: str,
                     keep(services.approve_image(rt, ws(), scene, image.variant), "approve")
                     st.rerun()
                 if is_pick:
-                    st.markdown(":material/check_circle: **✓ Approved**")
+                    st.markdown("**✓ Approved**")
         if len(takes) > 1:
             with st.expander(f"Earlier takes of {plain(scene)} ({len(takes) - 1})",
                              icon=":material/history:"):
@@ -574,7 +574,7 @@ def viewer(rt: Runtime, scene: str) -> None:
                 keep(services.approve_image(rt, ws(), scene, image.variant), "approve")
                 st.rerun()
             if is_pick:
-                st.markdown(":material/check_circle: **✓ Approved**")
+                st.markdown("**✓ Approved**")
     st.caption("Use a picture's fullscreen button to zoom in.")
     if st.button("Close", key="viewer_close", icon=":material/close:"):
         _close_viewer()
