@@ -48,6 +48,7 @@ from .state import (
     TOAST_KEY,
     current,
     dismiss,
+    drop_info,
     keep,
     new_workspace,
     notices,
@@ -338,6 +339,7 @@ def actions(rt: Runtime) -> None:
                        f"{format_money(cost)}. You will confirm before anything is spent.")
     if dry:
         dismiss("actions")
+        drop_info("prompts")  # e.g. "press Dry-Run Images" after a re-roll: done now
         with st.spinner("Dry-run…"):
             keep(services.dry_run(rt, ws(), now), "actions")
         st.rerun()

@@ -67,10 +67,15 @@ def note_finished(before: WorkflowState, after: WorkflowState) -> None:
     if message:
         st.session_state[TOAST_KEY] = message
         # "Generating …" said when the work started is over now
-        for section in ("actions", "video"):
-            have = st.session_state.get(NOTICES_KEY, {}).get(section)
-            if have:
-                have[:] = [n for n in have if n.level != "info"]
+        drop_info("actions", "video")
+
+
+def drop_info(*sections: str) -> None:
+    """Forget the info notices of ``sections`` (what they announced has happened)."""
+    for section in sections:
+        have = st.session_state.get(NOTICES_KEY, {}).get(section)
+        if have:
+            have[:] = [n for n in have if n.level != "info"]
 
 
 def notices(section: str) -> list[Notice]:

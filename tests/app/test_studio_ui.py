@@ -293,7 +293,9 @@ def test_reroll_one_scene_needs_its_own_dry_run_and_keeps_approvals(app):
     assert [(r.scene_id, r.variants) for r in state.draft.rows] == [("SCENE-002", 3)]
     assert app.text_area(key="batch_text").value == "SCENE-002 | Cozy living room with fireplace | 3"
     assert app.button(key="generate").disabled
+    assert "press Dry-Run Images to see its cost" in texts(app)
     dry_run(app)
+    assert "press Dry-Run Images to see its cost" not in texts(app)
     assert not app.button(key="generate").disabled
     assert "$0.006" in texts(app)
     assert state.approvals["SCENE-001"].image.variant == 2
