@@ -7,8 +7,9 @@ The page only draws widgets and calls the services of ``batchcore``; run it with
 import streamlit as st
 
 from studio import auth, page
+from studio import nav as links
 from studio.runtime import runtime
-from studio.state import WORKSPACE_KEY, new_workspace, open_workspace
+from studio.state import PAGE_KEY, open_workspace
 
 st.set_page_config(page_title="Batch Studio", page_icon=":material/movie:", layout="wide")
 
@@ -16,8 +17,10 @@ st.set_page_config(page_title="Batch Studio", page_icon=":material/movie:", layo
 def studio_page() -> None:
     """The single page of the brief, top to bottom."""
     rt = runtime()
-    open_workspace(rt, auth.owner())
-    _sidebar(rt)
+    open_workspace(rt, auth.owner(), page_changed=st.session_state.pop("_page_changed", False))
+    # Drawn last (into this slot at the top of the sidebar), so its links carry the
+    # workspace id even when this very run stored the workspace for the first time.
+    sidebar_slot = st.sidebar.container()
     page.header(rt)
     page.show_notices("top")
     page.upload_zone(rt)
@@ -27,23 +30,19 @@ def studio_page() -> None:
     page.video(rt)
     page.exports(rt)
     page.status_log(rt)
+    with sidebar_slot:
+        page.workspace_sidebar(rt)
+    page.finished_toast()
 
 
-def _sidebar(rt) -> None:
-    with st.sidebar:
-        st.subheader("Workspace")
-        st.text(f"Id: {st.session_state.get(WORKSPACE_KEY, '')}")
-        st.caption("Bookmark this page's address to come back to this workspace.")
-        if st.button("New workspace", key="new_workspace"):
-            new_workspace(rt)
-            st.rerun()
-        if rt.store_problem:
-            st.error(rt.store_problem)
-
-
-nav = st.navigation([
-    st.Page(studio_page, title="Studio", icon=":material/movie:", default=True),
-    st.Page("pages/history.py", title="History", icon=":material/history:"),
-])
+links.PAGES["studio"] = st.Page(studio_page, title="Studio", icon=":material/movie:",
+                                default=True)
+links.PAGES["history"] = st.Page("pages/history.py", title="History", icon=":material/history:")
+# The pages are linked from the sidebar (studio/page.py) with the open workspace in the
+# address: the built-in menu would drop ``?w=`` on every switch.
+nav = st.navigation(list(links.PAGES.values()), position="hidden")
+previous = st.session_state.get(PAGE_KEY)
+st.session_state["_page_changed"] = previous is not None and previous != nav.url_path
+st.session_state[PAGE_KEY] = nav.url_path
 auth.sign_in()  # with [auth] in the secrets: the sign-in screen until signed in (stops the run)
 nav.run()

@@ -1,4 +1,4 @@
-"""History: past batches across workspaces, spend per day, and a way back into each."""
+"""History: past workspaces as a gallery, past batches, spend per day, and a way back."""
 
 from datetime import datetime, timezone
 
@@ -6,23 +6,54 @@ import pandas as pd
 import streamlit as st
 
 from batchcore.domain.history import batch_history, spend_per_day, spend_totals
+from batchcore.domain.navigation import UNSTORED
 from batchcore.domain.plaintext import plain
 from batchcore.domain.pricing import format_money
 from batchcore.service_layer import services
-from studio import auth
+from studio import auth, media
+from studio import nav as links
 from studio.runtime import runtime
+from studio.state import PAGE_KEY, WORKSPACE_KEY
+
+rt = runtime()
+st.session_state[PAGE_KEY] = "history"  # coming back to Studio is a page switch
+open_id = st.session_state.get(WORKSPACE_KEY) or ""
+open_id = "" if open_id == UNSTORED else open_id
+if open_id and st.query_params.get("w") != open_id:
+    st.query_params["w"] = open_id  # the open workspace stays in the address on this page too
+with st.sidebar:
+    links.link("studio", "Studio", ":material/movie:", open_id)
+    links.link("history", "History", ":material/history:", open_id)
 
 st.title("History")
-rt = runtime()
-view = services.history(rt, auth.owner())
+view = services.history_view(rt, auth.owner())
 if view.problem:
-    st.error(plain(view.problem))
+    st.warning(plain(view.problem))
     st.stop()
-summaries, states = view.summaries, view.states
-if rt.settings.use_mock:
-    st.caption("Mock mode: these amounts were spent on the built-in emulator, not real money.")
+states = view.states
+if view.mock:
+    st.info("**Mock mode:** every amount on this page is mock spend on the built-in emulator "
+            "— no real money.", icon=":material/science:")
 
-st.subheader("Spend per day (UTC)")
+st.subheader("Workspaces")
+if view.cards:
+    grid = st.columns(3)
+    for i, card in enumerate(view.cards[:30]):
+        with grid[i % 3].container(border=True):
+            st.markdown(f"**{plain(card.name)}**")
+            pictures = [d for d in (media.image_bytes(rt, i.thumbnail_url, i.url)
+                                    for i in card.pictures) if d is not None]
+            if pictures:  # 128 px thumbnails in a row, never stretched
+                st.image(pictures, width=72)
+            st.caption(plain(
+                f"{card.images} images, {card.approved} approved, {card.batches} paid "
+                f"call(s), {card.spent_text} — changed {card.updated_at:%Y-%m-%d %H:%M} UTC"))
+            links.link("studio", "Open" if card.workspace_id != open_id else "Open (current)",
+                       ":material/open_in_browser:", card.workspace_id)
+else:
+    st.caption("No workspace yet.")
+
+st.subheader("Spend per day (UTC)" + (" — mock" if view.mock else ""))
 per_day = spend_per_day(states)
 totals = spend_totals(per_day, datetime.now(timezone.utc).date())
 spent = st.columns(3)
@@ -37,9 +68,12 @@ else:
 
 st.subheader("Batches")
 records = batch_history(states)
+names = {c.workspace_id: c.name for c in view.cards}
 if records:
     st.dataframe(
-        pd.DataFrame(records), hide_index=True, width="stretch",
+        pd.DataFrame([{**r, "workspace": names.get(r["workspace"], r["workspace"])}
+                      for r in records]),
+        hide_index=True, width="stretch",
         column_order=("time", "kind", "rows", "images", "estimated", "actual", "outcome",
                       "note", "batch", "workspace"),
         column_config={"time": st.column_config.DatetimeColumn("time", format="YYYY-MM-DD HH:mm")},
@@ -47,16 +81,13 @@ if records:
 else:
     st.caption("No paid batch yet.")
 
-st.subheader("Workspaces")
-if summaries:
-    st.dataframe(
-        pd.DataFrame([{
-            "open": f"/?w={s.workspace_id}", "updated": s.updated_at, "rows": s.rows,
-            "images": s.images, "paid calls": s.submissions, "spent": format_money(s.spent),
-            "problem": s.problem or "",
-        } for s in summaries]),
-        hide_index=True, width="stretch",
-        column_config={"open": st.column_config.LinkColumn("open", display_text="open")},
-    )
-else:
-    st.caption("No workspace yet.")
+if view.cards:
+    with st.expander("All workspaces as a table"):
+        st.dataframe(
+            pd.DataFrame([{
+                "name": c.name, "updated": c.updated_at, "images": c.images,
+                "approved": c.approved, "paid calls": c.batches, "spent": format_money(c.spent),
+                "id": c.workspace_id,
+            } for c in view.cards]),
+            hide_index=True, width="stretch",
+        )

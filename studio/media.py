@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from batchcore.service_layer import services
 from batchcore.adapters.imagecheck import preview
 from batchcore.domain.workflow import Reference
+from batchcore.service_layer import services
 
 from .runtime import Runtime
 from .state import THUMBS_KEY
-
 
 
 @st.cache_data(max_entries=500, show_spinner=False)

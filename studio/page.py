@@ -12,25 +12,54 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
-from batchcore import MAX_ROWS, MAX_VARIANTS, PRICE_PER_IMAGE, ParseResult, format_money, image_cost, parse_batch, parse_single
-
-from batchcore.domain.pricing import VIDEO_PRICES
-
-from batchcore.domain.rows import rows_from_records
-
-from batchcore.domain.statuslog import render_log
-
-from batchcore.domain.workflow import current_hash, describe_receipt, in_flight, video_confirmation_ok
+from batchcore import (
+    MAX_ROWS,
+    MAX_VARIANTS,
+    PRICE_PER_IMAGE,
+    ParseResult,
+    format_money,
+    image_cost,
+    parse_batch,
+    parse_single,
+)
 from batchcore.domain import outcomes
+from batchcore.domain.gallery import card_urls, download_name, scene_takes, video_button_label
+from batchcore.domain.naming import workspace_name
+from batchcore.domain.plaintext import plain
+from batchcore.domain.pricing import VIDEO_PRICES
+from batchcore.domain.progress import elapsed_text, work_progress
+from batchcore.domain.refsync import file_digest, vanished_references
+from batchcore.domain.rows import prompt_length_note, rows_from_records
+from batchcore.domain.statuslog import render_log
+from batchcore.domain.workflow import (
+    GeneratedImage,
+    Inputs,
+    WorkflowState,
+    current_hash,
+    describe_receipt,
+    in_flight,
+    unfetched,
+    video_confirmation_ok,
+)
 from batchcore.service_layer import services
 from batchcore.service_layer.services import Notice
-from batchcore.domain.workflow import Inputs, WorkflowState, unfetched
 
 from . import media
+from . import nav as links
 from .runtime import Runtime
-from .state import current, dismiss, keep, notices, ws
-from batchcore.domain.plaintext import plain
-from batchcore.domain.rows import prompt_length_note
+from .state import (
+    OWNER_KEY,
+    TOAST_KEY,
+    current,
+    dismiss,
+    drop_info,
+    keep,
+    new_workspace,
+    note_finished,
+    notices,
+    workspace_id,
+    ws,
+)
 
 MODES = ["Single", "Batch"]
 GRID_COLUMNS = ["scene_id", "prompt", "variants"]
@@ -52,6 +81,55 @@ def show_notices(section: str) -> None:
         if st.button("Dismiss", key=f"dismiss_{section}"):
             dismiss(section)
             st.rerun()
+
+
+# --- sidebar: pages, the workspace's name, recent workspaces --------------------------------
+
+
+def nav_links() -> None:
+    """Links to the pages that keep the open workspace in the address."""
+    wid = workspace_id()
+    links.link("studio", "Studio", ":material/movie:", wid)
+    links.link("history", "History", ":material/history:", wid)
+
+
+def _rename(rt: Runtime) -> None:
+    """The name box changed: rename (a callback, so a name typed is never overwritten)."""
+    keep(services.rename_workspace(rt, ws(), st.session_state.get("workspace_name", "")), "top")
+    st.session_state.pop("_name_for", None)
+
+
+def workspace_sidebar(rt: Runtime) -> None:
+    """Page links, the workspace's name, New workspace and recent workspaces (drawn into
+    the sidebar slot the caller opened)."""
+    nav_links()
+    st.divider()
+    st.subheader("Workspace")
+    state = current()
+    name = workspace_name(state)
+    wid = workspace_id()
+    if st.session_state.get("_name_for") != (wid, name):
+        st.session_state["_name_for"] = (wid, name)
+        st.session_state["workspace_name"] = name
+    st.text_input("Name", key="workspace_name", max_chars=60, on_change=_rename,
+                  args=(rt,), help="Press Enter to rename the workspace.")
+    if wid:
+        st.caption(f"Saved as {wid} — bookmark this page's address to come back.")
+    else:
+        st.caption("Not saved yet: the workspace is saved (and gets its own address) "
+                   "with its first prompt, upload or batch.")
+    if st.button("New workspace", key="new_workspace", icon=":material/add:"):
+        new_workspace(rt)
+        st.rerun()
+    recent = [r for r in services.recent_workspaces(
+        rt, st.session_state.get(OWNER_KEY, ""), limit=9) if r.workspace_id != wid][:8]
+    if recent:
+        st.caption("Recent workspaces")
+        for r in recent:
+            links.link("studio", plain(r.name), ":material/folder_open:", r.workspace_id,
+                       key_help=f"Changed {r.updated_at:%Y-%m-%d %H:%M} UTC")
+    if rt.store_problem:
+        st.error(plain(rt.store_problem))
 
 
 # --- header -------------------------------------------------------------------------------
@@ -90,12 +168,19 @@ def upload_zone(rt: Runtime) -> None:
         type=["jpg", "jpeg", "png"], accept_multiple_files=True, key="uploader",
     ) or []
     done: set[str] = st.session_state.setdefault("uploaded_file_ids", set())
+    dropped: dict[str, str] = st.session_state.setdefault("dropped_digests", {})
+    # a file taken out of the drop zone with its × is detached from every row too
+    for url in vanished_references(state.references, dropped, [f.file_id for f in files]):
+        state = keep(services.remove_reference(rt, ws(), url), "upload").ws.state
+    for fid in [fid for fid in dropped if fid not in {f.file_id for f in files}]:
+        dropped.pop(fid, None)
     fresh = [f for f in files if f.file_id not in done]
     if fresh:
         with st.spinner("Checking and uploading…"):
             out = keep(services.add_references(rt, ws(), [(f.name, f.getvalue()) for f in fresh]),
                        "upload")
         done.update(f.file_id for f in fresh)
+        dropped.update({f.file_id: file_digest(f.getvalue()) for f in fresh})
         state = out.ws.state
     show_notices("upload")
     if state.references:
@@ -108,7 +193,7 @@ def upload_zone(rt: Runtime) -> None:
                     st.image(thumb, width=72)
                 st.text(ref.name)
                 if st.button("Remove", key=f"rm_ref_{i}_{ref.sha256[:8]}",
-                             help=f"Remove reference {i + 1}"):
+                             icon=":material/close:", help=f"Remove reference {i + 1}"):
                     keep(services.remove_reference(rt, ws(), ref.url), "upload")
                     st.rerun()
 
@@ -234,20 +319,22 @@ def actions(rt: Runtime) -> None:
     hash_ = current_hash(state, now)
     spend = services.spend_view(rt, ws(), now)
     gate = services.generate_gate(rt, ws(), spend, now)
-    stale = state.inputs.mode == "batch" and state.inputs.parsed_text is not None \
-        and state.inputs.parsed_text != state.inputs.batch_text
     cost = image_cost(state.draft.rows)
 
-    can_dry = bool(state.draft.rows) and not state.draft.errors and not stale
+    # Dry-Run Images is never disabled: a click right after typing (the text commits as the
+    # box loses focus) must not be lost; when it cannot run yet, the service says why.
     c1, c2, c3 = st.columns([1, 1, 2])
     with c1:
-        dry = st.button("Dry-Run Images", key="dry_run", disabled=not can_dry,
-                        width="stretch")
+        dry = st.button("Dry-Run Images", key="dry_run", width="stretch",
+                        icon=":material/receipt_long:")
     with c2:
         gen_click = st.button("Generate Images", key="generate", type="primary",
-                              disabled=not gate, width="stretch")
+                              disabled=not gate, width="stretch",
+                              icon=":material/auto_awesome:")
     with c3:
-        if not gate:
+        if in_flight(state, "images"):
+            generation_progress(rt)
+        elif not gate:
             st.caption(f"Generate Images is off: {plain(gate.reason)}")
         else:
             st.caption(f"Ready: {len(state.draft.rows)} rows, "
@@ -255,6 +342,7 @@ def actions(rt: Runtime) -> None:
                        f"{format_money(cost)}. You will confirm before anything is spent.")
     if dry:
         dismiss("actions")
+        drop_info("prompts")  # e.g. "press Dry-Run Images" after a re-roll: done now
         with st.spinner("Dry-run…"):
             keep(services.dry_run(rt, ws(), now), "actions")
         st.rerun()
@@ -277,6 +365,31 @@ def actions(rt: Runtime) -> None:
     outcome_notices(rt)
     if st.session_state.get("confirm_images") == hash_:
         confirm_images(rt, hash_)
+
+
+_SCENE_ICON = {"waiting": ":material/schedule:", "running": ":material/progress_activity:",
+               "completed": ":material/check_circle:", "failed": ":material/error:"}
+
+
+def generation_progress(rt: Runtime) -> None:
+    """Per-scene progress and elapsed time, next to the Generate button (live)."""
+
+    @st.fragment(run_every=1.0)
+    def live() -> None:
+        state = current()
+        items = work_progress(state, _now(), "images")
+        if not items:
+            return
+        for item in items:
+            st.markdown(f":material/hourglass_top: **{plain(item.headline)}** — "
+                        f"{elapsed_text(item.elapsed_seconds)} elapsed")
+            total = len(item.scenes) or 1
+            st.progress(item.fraction if item.fraction is not None
+                        else item.done_scenes / total,
+                        text=f"{item.done_scenes} of {len(item.scenes)} scenes done")
+            st.caption(plain("  ·  ".join(f"{s.scene_id}: {s.status}" for s in item.scenes)))
+
+    live()
 
 
 def outcome_notices(rt: Runtime) -> None:
@@ -338,35 +451,139 @@ def confirm_images(rt: Runtime, hash_: str) -> None:
 # --- thumbnails and approvals -----------------------------------------------------------
 
 
+FOCUS_KEY = "_focus_scene"
+VIEWER_KEY = "_viewer_scene"
+
+
+def _focused(scenes: list[str]) -> str:
+    """The scene the keyboard acts on (the first one until J/K move it)."""
+    focus = st.session_state.get(FOCUS_KEY)
+    if focus not in scenes:
+        focus = st.session_state[FOCUS_KEY] = scenes[0]
+    return focus
+
+
+def _move_focus(scenes: list[str], step: int) -> None:
+    i = scenes.index(_focused(scenes))
+    st.session_state[FOCUS_KEY] = scenes[(i + step) % len(scenes)]
+
+
 def thumbnails(rt: Runtime) -> None:
     state = current()
     retry_failed(rt)
     if not state.images:
         return
     st.header("4. Approve one image per scene")
-    for scene, images in state.images.items():
-        approved = state.approvals.get(scene)
-        st.markdown(f"**{plain(scene)}**")
-        if images and images[0].prompt:
-            st.text(images[0].prompt)
-        cols = st.columns(max(len(images), 3))
-        for col, image in zip(cols, images):
+    scenes = list(state.images)
+    focus = _focused(scenes)
+    k1, k2, k3 = st.columns([1, 1, 3])
+    if k1.button("Previous scene", key="focus_prev", icon=":material/keyboard_arrow_up:",
+                 shortcut="K", width="stretch"):
+        _move_focus(scenes, -1)
+        st.rerun()
+    if k2.button("Next scene", key="focus_next", icon=":material/keyboard_arrow_down:",
+                 shortcut="J", width="stretch"):
+        _move_focus(scenes, 1)
+        st.rerun()
+    k3.caption("Keyboard: J / K move between scenes, 1–3 approve that image of the focused "
+               "scene, V opens it full size. Click a picture's Approve button to pick it.")
+    for i, (scene, images) in enumerate(state.images.items()):
+        _scene_card(rt, state, i, scene, images, focused=scene == focus)
+    show_notices("approve")
+    if st.session_state.get(VIEWER_KEY) in state.images:
+        viewer(rt, st.session_state[VIEWER_KEY])
+
+
+def _scene_card(rt: Runtime, state: WorkflowState, index: int, scene: str,
+                images: tuple[GeneratedImage, ...], *, focused: bool) -> None:
+    approved = state.approvals.get(scene)
+    takes = scene_takes(images)
+    latest = takes[0] if takes else ()
+    with st.container(border=True, key=f"scene_card_{index}"):
+        head, view, reroll = st.columns([3, 1, 1])
+        head.markdown(f"**{plain(scene)}**" + ("  :blue-badge[:material/keyboard: focused]"
+                                               if focused else ""))
+        if view.button("View full size", key=f"view_{scene}", icon=":material/zoom_in:",
+                       width="stretch", shortcut="V" if focused else None):
+            st.session_state[VIEWER_KEY] = scene
+            st.rerun()
+        if reroll.button("Re-roll", key=f"reroll_{scene}", icon=":material/refresh:",
+                         width="stretch",
+                         help="Load this scene alone as a new batch: it gets its own dry-run, "
+                              "cost and confirmation; other scenes and approvals stay."):
+            keep(services.reroll_scene(rt, ws(), scene), "prompts")
+            st.session_state["_widgets_restored"] = False
+            st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
+            st.rerun()
+        if latest and latest[0].prompt:
+            st.text(latest[0].prompt)
+        cols = st.columns(max(len(latest), 3))
+        for col, image in zip(cols, latest):
             with col:
                 is_pick = approved is not None and approved.image == image
-                data = media.image_bytes(rt, image.thumbnail_url or image.url, image.url)
+                data = media.image_bytes(rt, *card_urls(image))
                 if data is not None:
-                    st.image(data, width=240)
+                    st.image(data, width="stretch")
                 else:
                     st.caption(f"#{image.variant}: the image could not be loaded")
                 label = f"Approve {plain(scene)} #{image.variant}"
                 if st.button(label, key=f"approve_{scene}_{image.variant}",
                              type="primary" if is_pick else "secondary",
-                             width="stretch"):
+                             shortcut=str(image.variant) if focused and image.variant <= 3
+                             else None, width="stretch"):
                     keep(services.approve_image(rt, ws(), scene, image.variant), "approve")
                     st.rerun()
                 if is_pick:
                     st.markdown("**✓ Approved**")
-    show_notices("approve")
+        if len(takes) > 1:
+            with st.expander(f"Earlier takes of {plain(scene)} ({len(takes) - 1})",
+                             icon=":material/history:"):
+                for n, take in enumerate(takes[1:], start=2):
+                    st.caption(f"Take {len(takes) - n + 1}")
+                    tcols = st.columns(max(len(take), 3))
+                    for col, image in zip(tcols, take):
+                        data = media.image_bytes(rt, *card_urls(image))
+                        if data is not None:
+                            col.image(data, width="stretch", caption=f"#{image.variant}")
+
+
+def _close_viewer() -> None:
+    st.session_state.pop(VIEWER_KEY, None)
+
+
+@st.dialog("Full size", width="large", on_dismiss=_close_viewer)
+def viewer(rt: Runtime, scene: str) -> None:
+    """A scene's variants side by side at full resolution, each with its download."""
+    state = current()
+    images = scene_takes(state.images.get(scene, ()))
+    latest = images[0] if images else ()
+    approved = state.approvals.get(scene)
+    st.markdown(f"**{plain(scene)}**")
+    if latest and latest[0].prompt:
+        st.text(latest[0].prompt)
+    cols = st.columns(len(latest) or 1)
+    for col, image in zip(cols, latest):
+        with col:
+            data = media.image_bytes(rt, image.url, image.thumbnail_url)
+            if data is None:
+                st.caption(f"#{image.variant}: the image could not be loaded")
+                continue
+            st.image(data, width="stretch", caption=f"#{image.variant}")
+            st.download_button("Download", data, file_name=download_name(image, data),
+                               key=f"dl_{scene}_{image.variant}", icon=":material/download:",
+                               on_click="ignore", width="stretch")
+            is_pick = approved is not None and approved.image == image
+            if st.button(f"Approve #{image.variant}", key=f"view_approve_{scene}_{image.variant}",
+                         type="primary" if is_pick else "secondary", width="stretch",
+                         disabled=is_pick):
+                keep(services.approve_image(rt, ws(), scene, image.variant), "approve")
+                st.rerun()
+            if is_pick:
+                st.markdown("**✓ Approved**")
+    st.caption("Use a picture's fullscreen button to zoom in.")
+    if st.button("Close", key="viewer_close", icon=":material/close:"):
+        _close_viewer()
+        st.rerun()
 
 
 # --- video --------------------------------------------------------------------------------
@@ -377,12 +594,21 @@ def video(rt: Runtime) -> None:
     if state.approvals:
         st.header("5. Video")
         n = len(state.approvals)
-        st.caption(f"{n} approved scene{'s' if n != 1 else ''}: one 8-second clip each.")
+        cheapest = outcomes.plan_videos(state, "veo3_fast")
+        st.caption(f"{n} approved scene{'s' if n != 1 else ''}: one 8-second clip each — "
+                   f"{format_money(cheapest.cost)} with veo3_fast "
+                   f"({format_money(VIDEO_PRICES['veo3_fast'])}/clip), "
+                   f"{format_money(outcomes.plan_videos(state, 'veo3').cost)} with veo3 "
+                   f"({format_money(VIDEO_PRICES['veo3'])}/clip). You choose and confirm "
+                   "in the next step.")
         busy = bool(in_flight(state, "videos"))
-        if st.button("Generate Video", key="generate_video", disabled=busy):
+        if st.button(video_button_label(state), key="generate_video", disabled=busy,
+                     icon=":material/movie:"):
             st.session_state["video_dialog"] = True
         if busy:
-            st.caption("Videos are being generated — see the status log.")
+            for item in work_progress(state, _now(), "videos"):
+                st.caption(plain(f"{item.headline} — {elapsed_text(item.elapsed_seconds)} "
+                                 "elapsed; see the status log."))
         show_notices("video")
         if st.session_state.get("video_dialog"):
             video_dialog(rt)
@@ -430,8 +656,10 @@ def video_dialog(rt: Runtime) -> None:
         st.error(plain(f"This costs {format_money(plan.cost)}: more than is left under the "
                        f"daily spend cap. {spend.describe()}"))
     b1, b2 = st.columns(2)
+    # Never disabled: a click right after typing the count must not be lost; the service
+    # refuses a wrong count or a cost over the cap and says why.
     if b1.button(f"Confirm — spend {format_money(plan.cost)}", type="primary",
-                 key="video_go", disabled=not (ok and spend.allows(plan.cost))):
+                 key="video_go"):
         out = keep(services.confirm_videos(rt, ws(), plan, typed), "video")
         if any(n.level == "error" for n in out.notices):
             for n in out.notices:
@@ -449,7 +677,7 @@ def video_dialog(rt: Runtime) -> None:
 
 
 def status_log(rt: Runtime) -> None:
-    st.header("Status log")
+    st.header("Status log", anchor="status-log")
     state = current()
     every = 1.0 if in_flight(state) else None
 
@@ -457,17 +685,15 @@ def status_log(rt: Runtime) -> None:
     def live() -> None:
         before = current()
         out = keep(services.sync(rt, ws()))
+        note_finished(before, out.ws.state)
         if out.changed or bool(in_flight(before)) != bool(in_flight(out.ws.state)):
             st.rerun(scope="app")
         s = out.ws.state
-        for sub in in_flight(s):
-            elapsed = f"{max((_now() - sub.started_at).total_seconds(), 0):.0f} s"
-            what = "images" if sub.kind == "images" else "videos"
-            word = {"reserved": "Reserved", "sent": "Sent", "accepted": "Billed; fetching"}[sub.state]
-            st.info(f"{word}: generating {what} ({format_money(sub.cost)}) — {elapsed} elapsed.",
+        for item in work_progress(s, _now()):
+            st.info(plain(f"{item.headline} — {elapsed_text(item.elapsed_seconds)} elapsed."),
                     icon=":material/hourglass_top:")
-            if sub.progress is not None:
-                st.progress(min(max(sub.progress, 0.0), 1.0))
+            if item.fraction is not None:
+                st.progress(item.fraction)
         if s.log:
             st.code(render_log(s.log[-300:], newest_first=True), language=None,
                     wrap_lines=True, height=360 if len(s.log) > 14 else "content")
@@ -536,3 +762,10 @@ def exports(rt: Runtime) -> None:
                 st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
                 st.rerun()
         show_notices("import")
+
+
+def finished_toast() -> None:
+    """A toast when paid work finished since the last run (wherever the person looks)."""
+    message = st.session_state.pop(TOAST_KEY, "")
+    if message:
+        st.toast(plain(message), icon=":material/task_alt:", duration="long")

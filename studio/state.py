@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from batchcore.domain.navigation import UNSTORED, choose_workspace
+from batchcore.domain.progress import finished_message
+from batchcore.domain.workflow import WorkflowState
 from batchcore.service_layer import services
 from batchcore.service_layer.services import Notice, Outcome, Workspace
-from batchcore.domain.workflow import WorkflowState
 
 from .runtime import Runtime
 
@@ -21,6 +23,10 @@ VERSION_KEY = "wf_version"
 OWNER_KEY = "owner"
 NOTICES_KEY = "notices"
 THUMBS_KEY = "_ref_thumbnails"
+#: the url path of the page that ran last (a page switch is told from Back/Forward by it)
+PAGE_KEY = "_page"
+#: what finished since the last run, for a toast ("" when nothing did)
+TOAST_KEY = "_finished_toast"
 
 
 def current() -> WorkflowState:
@@ -30,17 +36,20 @@ def current() -> WorkflowState:
 def ws() -> Workspace:
     """The page's workspace as the services take it."""
     wid = st.session_state.get(WORKSPACE_KEY) or ""
-    return Workspace(id="" if wid == "local" else wid, state=st.session_state[STATE_KEY],
+    return Workspace(id="" if wid == UNSTORED else wid, state=st.session_state[STATE_KEY],
                      version=st.session_state.get(VERSION_KEY),
                      owner=st.session_state.get(OWNER_KEY, ""))
 
 
 def keep(out: Outcome, section: str = "top") -> Outcome:
     """Keep what a service returned: the workspace, its notices (under ``section``), and any
-    thumbnails it made."""
+    thumbnails it made. A workspace stored for the first time gets its link (``?w=``)."""
+    before = st.session_state.get(WORKSPACE_KEY)
     st.session_state[STATE_KEY] = out.ws.state
     st.session_state[VERSION_KEY] = out.ws.version
-    st.session_state[WORKSPACE_KEY] = out.ws.id or "local"
+    st.session_state[WORKSPACE_KEY] = out.ws.id or UNSTORED
+    if out.ws.id and out.ws.id != before and st.query_params.get("w") != out.ws.id:
+        st.query_params["w"] = out.ws.id
     if out.notices:
         notices = st.session_state.setdefault(NOTICES_KEY, {})
         have = notices.setdefault(section, [])
@@ -52,6 +61,23 @@ def keep(out: Outcome, section: str = "top") -> Outcome:
     return out
 
 
+def note_finished(before: WorkflowState, after: WorkflowState) -> None:
+    """Remember a toast for paid work that finished between two states."""
+    message = finished_message(before, after)
+    if message:
+        st.session_state[TOAST_KEY] = message
+        # "Generating …" said when the work started is over now
+        drop_info("actions", "video")
+
+
+def drop_info(*sections: str) -> None:
+    """Forget the info notices of ``sections`` (what they announced has happened)."""
+    for section in sections:
+        have = st.session_state.get(NOTICES_KEY, {}).get(section)
+        if have:
+            have[:] = [n for n in have if n.level != "info"]
+
+
 def notices(section: str) -> list[Notice]:
     return list(st.session_state.get(NOTICES_KEY, {}).get(section, []))
 
@@ -60,32 +86,60 @@ def dismiss(section: str) -> None:
     st.session_state.get(NOTICES_KEY, {}).pop(section, None)
 
 
-def open_workspace(rt: Runtime, owner: str = "") -> None:
-    """Load the workspace named by ``?w=`` (or start one) into the session, once per session;
-    on every other run, bring it up to date (another tab, the background worker)."""
+def open_workspace(rt: Runtime, owner: str = "", *, page_changed: bool = False) -> None:
+    """Show the workspace the address names (``?w=``), the session's one after a page
+    switch, or a new one (stored with its first content); on a run that keeps the session's
+    workspace, bring it up to date (another tab, the background worker)."""
     wanted = st.query_params.get("w", "")
-    have = st.session_state.get(WORKSPACE_KEY)
-    if have and (have == wanted or (have == "local" and not wanted)):
+    choice = choose_workspace(wanted, st.session_state.get(WORKSPACE_KEY),
+                              page_changed=page_changed)
+    if choice.action == "keep":
+        if choice.set_address:
+            st.query_params["w"] = choice.workspace_id
+        if page_changed:
+            _after_page_switch()
+        before = current()
         out = services.sync(rt, ws())
         if out.changed:
             st.session_state["_widgets_restored"] = False
         keep(out)
+        note_finished(before, out.ws.state)
         return
     kept = st.session_state.get(NOTICES_KEY, {})
+    page = st.session_state.get(PAGE_KEY)
     for key in list(st.session_state):
         del st.session_state[key]
     st.session_state[OWNER_KEY] = owner
-    out = services.open_workspace(rt, wanted, owner)
+    st.session_state[PAGE_KEY] = page
+    if choice.action == "open":
+        out = services.open_workspace(rt, choice.workspace_id, owner)
+    else:
+        out = services.new_workspace(rt, owner)
     st.session_state[NOTICES_KEY] = kept
     keep(out)
-    if out.ws.id:
-        st.query_params["w"] = out.ws.id
+    if out.ws.id != wanted:  # a bad or foreign link started a new workspace: drop the link
+        if out.ws.id:
+            st.query_params["w"] = out.ws.id
+        elif wanted:
+            del st.query_params["w"]
+
+
+def _after_page_switch() -> None:
+    """Streamlit forgot this page's widgets while another page ran: fill them from the saved
+    inputs again, and forget which dropped files became references (the drop zone is empty
+    now; that must not detach them)."""
+    st.session_state["_widgets_restored"] = False
+    for key in ("_name_for", "dropped_digests", "uploaded_file_ids"):
+        st.session_state.pop(key, None)
 
 
 def new_workspace(rt: Runtime) -> None:
-    """Start a clean workspace (the old one stays saved under its own link)."""
-    out = services.new_workspace(rt, st.session_state.get(OWNER_KEY, ""))
+    """Start a clean workspace (the old one stays saved under its own link; the new one is
+    stored with its first content)."""
     st.query_params.clear()
-    if out.ws.id:
-        st.query_params["w"] = out.ws.id
     st.session_state.pop(WORKSPACE_KEY, None)
+
+
+def workspace_id() -> str:
+    """The open workspace's id ("" while it is not stored)."""
+    return ws().id

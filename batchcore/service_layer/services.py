@@ -41,10 +41,12 @@ from batchcore.adapters.store import (
 )
 from batchcore.adapters.uploads import BackendUploader, upload_references
 from batchcore.bootstrap import Runtime
-from batchcore.domain.access import may_open
 from batchcore.domain import outcomes
+from batchcore.domain.access import may_open
 from batchcore.domain.exports import decode_manifest
 from batchcore.domain.exports import import_manifest as parse_manifest
+from batchcore.domain.gallery import GalleryCard, gallery_cards, reroll_text
+from batchcore.domain.naming import clean_name, has_content, name_entry, workspace_name
 from batchcore.domain.pricing import format_money, image_cost
 from batchcore.domain.retry_rows import plan_retry
 from batchcore.domain.rows import BatchRow, ParseResult, attach_refs, format_batch, parse_batch
@@ -94,8 +96,11 @@ __all__ = [
     "fetch_asset",
     "fetch_results_again",
     "generate_gate",
-    "history",
     "HistoryView",
+    "history_view",
+    "recent_workspaces",
+    "rename_workspace",
+    "reroll_scene",
     "import_manifest",
     "load_batch",
     "new_workspace",
@@ -178,6 +183,8 @@ def _commit(rt: Runtime, ws: Workspace, fold: Fold, *, attempts: int = 4) -> Out
     new = fold(ws.state)
     if new == ws.state:
         return Outcome(ws)
+    if rt.store is not None and not ws.id:
+        return _store_new(rt, ws, new)
     if rt.store is None or not ws.id:
         return Outcome(replace(ws, state=new), _error(
             "This change is kept on this page only: workspaces cannot be saved here. "
@@ -200,6 +207,20 @@ def _commit(rt: Runtime, ws: Workspace, fold: Fold, *, attempts: int = 4) -> Out
     return Outcome(replace(ws, state=new), _error(
         "This change could not be saved: the workspace kept changing in another tab. "
         "It is kept on this page only; reload the page."), saved=False)
+
+
+def _store_new(rt: Runtime, ws: Workspace, new: WorkflowState) -> Outcome:
+    """A workspace not stored yet is stored with its first content (a bare visit leaves
+    nothing behind); until then it lives on the page only."""
+    assert rt.store is not None
+    if not has_content(new):
+        return Outcome(replace(ws, state=new))
+    try:
+        return Outcome(Workspace(rt.store.new_workspace(new), new, 1, ws.owner))
+    except StoreError as exc:
+        return Outcome(replace(ws, state=new), _error(
+            f"Workspaces are unavailable: {exc} This change is kept on this page only, so "
+            "paid actions are off."), saved=False)
 
 
 def _load(rt: Runtime, workspace_id: str) -> LoadResult | None:
@@ -293,16 +314,12 @@ def _unsaved(rt: Runtime, ws: Workspace) -> WorkspaceRecorder | None:
 
 
 def new_workspace(rt: Runtime, owner: str = "") -> Outcome:
-    """A new, empty workspace (stored at once so its link works)."""
+    """A new, empty workspace. It is stored (and gets its link) with its first content, so
+    a visit that changes nothing leaves no empty workspace behind."""
     state = WorkflowState(owner=owner)
     if rt.store is None:
         return Outcome(Workspace("", state, None, owner), _error(rt.store_problem))
-    try:
-        return Outcome(Workspace(rt.store.new_workspace(state), state, 1, owner))
-    except StoreError as exc:
-        return Outcome(Workspace("", state, None, owner), _error(
-            f"Workspaces are unavailable: {exc} Nothing you do here can be saved, so paid "
-            "actions are off."), saved=False)
+    return Outcome(Workspace("", state, None, owner))
 
 
 def open_workspace(rt: Runtime, workspace_id: str, owner: str = "") -> Outcome:
@@ -493,11 +510,9 @@ def import_manifest(rt: Runtime, ws: Workspace, name: str, data: bytes) -> Outco
 def retry_failed_rows(rt: Runtime, ws: Workspace) -> Outcome:
     """A new batch of just the rows the server said failed in the last image run."""
     state = ws.state
-    subs = [s for s in state.submissions.values() if s.kind == "images"
-            and s.state in ("partial", "failed") and s.batch_hash in state.receipts]
-    if not subs:
+    last = _last_image_run(state)
+    if last is None or last.state not in ("partial", "failed"):
         return Outcome(ws, (Notice("info", "No failed rows to retry."),))
-    last = max(subs, key=lambda s: s.started_at)
     rows = state.receipts[last.batch_hash].rows
     failures = {r.scene_id: "failed" for r in rows if r.scene_id not in state.images}
     plan = plan_retry(rows, failures, state.images)
@@ -508,14 +523,19 @@ def retry_failed_rows(rt: Runtime, ws: Workspace) -> Outcome:
                       f"retry of {len(plan.rows)} failed row(s): {names}")
 
 
+def _last_image_run(state: WorkflowState) -> Submission | None:
+    """The latest finished image submission with its receipt (the one a retry is about)."""
+    subs = [s for s in state.submissions.values() if s.kind == "images"
+            and s.state in ("completed", "partial", "failed") and s.batch_hash in state.receipts]
+    return max(subs, key=lambda s: s.started_at) if subs else None
+
+
 def failed_rows(ws: Workspace) -> list[str]:
     """Scene ids the server said failed in the last image run (offered for a retry)."""
     state = ws.state
-    subs = [s for s in state.submissions.values() if s.kind == "images"
-            and s.state in ("partial", "failed") and s.batch_hash in state.receipts]
-    if not subs:
-        return []
-    last = max(subs, key=lambda s: s.started_at)
+    last = _last_image_run(state)
+    if last is None or last.state not in ("partial", "failed"):
+        return []  # a later batch ran since: its own outcome is what counts now
     return [r.scene_id for r in state.receipts[last.batch_hash].rows
             if r.scene_id not in state.images]
 
@@ -526,6 +546,10 @@ def failed_rows(ws: Workspace) -> list[str]:
 def dry_run(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outcome:
     """Dry-Run Images: free; a receipt for today's hash of the draft, with its cost."""
     state = ws.state
+    if state.inputs.mode == "batch" and state.inputs.parsed_text is not None \
+            and state.inputs.parsed_text != state.inputs.batch_text:
+        return Outcome(ws, _error("The batch text changed since you pressed Parse: press "
+                                  "Parse first, then Dry-Run Images."))
     if not state.draft.rows or state.draft.errors:
         return Outcome(ws, _error("Nothing to dry-run: write a prompt or fix the batch first."))
     moment = _now(now)
@@ -844,39 +868,6 @@ def _start_videos(rt: Runtime, workspace_id: str, hash_: str, plan: outcomes.Vid
     rt.runner.start(hash_, "videos", work)
 
 
-# --- history ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class HistoryView:
-    """What the History page shows: the workspaces a person may see, their states, or why
-    the store cannot be read."""
-
-    summaries: list[WorkspaceSummary] = field(default_factory=list)
-    states: dict[str, WorkflowState] = field(default_factory=dict)
-    problem: str = ""
-
-
-def history(rt: Runtime, owner: str = "", limit: int = 50) -> HistoryView:
-    """The recent workspaces and their states; with sign-in, only the person's own."""
-    if rt.store is None:
-        return HistoryView(problem=rt.store_problem or
-                           "Workspaces are not saved here, so there is no history.")
-    try:
-        summaries = rt.store.list_workspaces(limit=limit)
-        states: dict[str, WorkflowState] = {}
-        for s in summaries:
-            loaded = rt.store.load(s.workspace_id)
-            if loaded.ok:
-                states[s.workspace_id] = loaded.state
-    except StoreError as exc:
-        return HistoryView(problem=f"The history cannot be read: {exc}")
-    mine = {wid: st for wid, st in states.items() if (st.owner or "") == owner} if owner \
-        else states
-    return HistoryView(summaries=[s for s in summaries if s.workspace_id in mine or
-                                  (not owner and s.problem)], states=mine)
-
-
 # --- assets -----------------------------------------------------------------------------------
 
 
@@ -891,3 +882,92 @@ def fetch_asset(rt: Runtime, url: str) -> bytes | None:
         return rt.client.fetch_asset(url) or None
     except (BatchStudioError, ValueError):
         return None
+
+
+# --- workspace names, the recent-workspace switcher, History and re-rolls ----------------
+
+
+def rename_workspace(rt: Runtime, ws: Workspace, name: str,
+                     now: datetime | None = None) -> Outcome:
+    """Give the workspace a name (kept as a ``renamed`` line of its status log)."""
+    clean = clean_name(name)
+    if not clean:
+        return Outcome(ws, _error("A workspace name cannot be empty."))
+    if clean == workspace_name(ws.state):
+        return Outcome(ws)
+    return _commit(rt, ws, lambda s: append_log(s, name_entry(clean, _now(now))))
+
+
+@dataclass(frozen=True)
+class RecentWorkspace:
+    """One line of the sidebar's switcher."""
+
+    workspace_id: str
+    name: str
+    updated_at: datetime
+
+
+def _owned(rt: Runtime, owner: str, limit: int) -> list[tuple[WorkspaceSummary, WorkflowState]]:
+    """The listed workspaces this person may open (raises ``StoreError``)."""
+    if rt.store is None:
+        return []
+    summaries = rt.store.list_workspaces(limit=limit)
+    out = []
+    for summary in summaries:
+        loaded = _load(rt, summary.workspace_id)
+        if loaded is None or not loaded.ok:
+            continue
+        if owner and loaded.state.owner != owner:  # signed in: one's own workspaces only
+            continue
+        out.append((summary, loaded.state))
+    return out
+
+
+def recent_workspaces(rt: Runtime, owner: str = "", limit: int = 8) -> list[RecentWorkspace]:
+    """The most recently changed workspaces this person may open, newest first."""
+    try:
+        owned = _owned(rt, owner, limit)
+    except StoreError:
+        return []
+    return [RecentWorkspace(s.workspace_id, workspace_name(state), s.updated_at)
+            for s, state in owned]
+
+
+@dataclass(frozen=True)
+class HistoryView:
+    """What the History page shows: every listed workspace's state, name and card."""
+
+    states: dict[str, WorkflowState]
+    cards: list[GalleryCard]
+    mock: bool
+    problem: str = ""
+    summaries: list[WorkspaceSummary] = field(default_factory=list)
+
+
+def history_view(rt: Runtime, owner: str = "", limit: int = 50) -> HistoryView:
+    """Past workspaces (newest first) as gallery cards, and their states for the tables;
+    with sign-in, only the person's own. A store that cannot be read is one sentence."""
+    if rt.store is None:
+        return HistoryView({}, [], rt.settings.use_mock,
+                           rt.store_problem or "Workspaces are not saved, so there is no history.")
+    try:
+        pairs = _owned(rt, owner, limit)
+    except StoreError as exc:
+        return HistoryView({}, [], rt.settings.use_mock, f"The history cannot be read: {exc}")
+    states = {s.workspace_id: state for s, state in pairs}
+    cards = gallery_cards(states, {wid: workspace_name(st) for wid, st in states.items()},
+                          {s.workspace_id: s.updated_at for s, _ in pairs})
+    return HistoryView(states, cards, rt.settings.use_mock,
+                       summaries=[s for s, _ in pairs])
+
+
+def reroll_scene(rt: Runtime, ws: Workspace, scene_id: str) -> Outcome:
+    """Put one scene back as a one-row batch: it needs its own dry-run, cost and
+    confirmation; the other scenes and their approvals stay as they are."""
+    text = reroll_text(ws.state, scene_id)
+    if not text:
+        return Outcome(ws, _error(f"{scene_id} cannot be re-rolled: its prompt is not known."))
+    out = load_batch(rt, ws, text, f"re-roll of {scene_id} (a new dry-run is needed)")
+    return replace(out, notices=(Notice("info", (
+        f"{scene_id} is loaded as a one-row batch: press Dry-Run Images to see its cost, "
+        "then Generate Images to confirm it.")), *out.notices))

@@ -5,14 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 from batchcore.domain.statuslog import render_log
-
 from tests.app.conftest import (
-    make_app,
     approve_buttons,
     confirm_generate,
     dry_run,
     emulator,
     enter_batch,
+    make_app,
     texts,
     wait_until_idle,
 )

@@ -77,19 +77,22 @@ def test_can_approve_exactly_one_image_per_scene(app):
 
 
 def test_video_generation_requires_typed_count_confirmation(app):
-    """The video confirm button stays disabled until the exact clip count is typed."""
+    """The video confirm sends nothing and says why until the exact clip count is typed."""
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
     app.button(key="approve_SCENE-001_2").click().run()
     app.button(key="approve_SCENE-003_1").click().run()
     app.button(key="generate_video").click().run()
-    assert app.button(key="video_go").disabled
-    app.text_input(key="video_typed").input("3").run()
-    assert app.button(key="video_go").disabled
     before = len(emulator().ledger.charges)
+    app.button(key="video_go").click().run()
+    assert "Type the exact number of clips (2) to confirm; you typed ''." in texts(app)
+    assert not app.session_state["wf"].videos
+    app.text_input(key="video_typed").input("3").run()
+    app.button(key="video_go").click().run()
+    assert not app.session_state["wf"].videos
+    assert len(emulator().ledger.charges) == before
     app.text_input(key="video_typed").input(" 2 ").run()
-    assert not app.button(key="video_go").disabled
     assert len(emulator().ledger.charges) == before
     app.button(key="video_go").click().run()
     wait_until_idle(app)
@@ -106,8 +109,10 @@ def test_all_errors_show_clear_messages(app):
     assert 'Expected "scene_id | prompt | variants"' in shown  # plain text: no markdown backticks
     assert "Variants must be from 1 to 3; found 4." in shown
     assert list(app.dataframe[0].value["line"]) == [2, 3]
-    assert app.button(key="dry_run").disabled
     assert app.button(key="generate").disabled
+    dry_run(app)  # the button answers with the reason instead of being disabled
+    assert "Nothing to dry-run: write a prompt or fix the batch first." in texts(app)
+    assert not app.session_state["wf"].receipts
 
 
 def test_works_without_any_backend_changes(app):
@@ -159,4 +164,6 @@ def test_a_bad_grid_edit_is_an_error_naming_the_row(app):
         "edited_rows": {1: {"scene_id": "bad/id"}}, "added_rows": [], "deleted_rows": []}
     app.run()
     assert "Grid row 2" in texts(app)
-    assert app.button(key="dry_run").disabled
+    dry_run(app)  # the button answers with the reason instead of being disabled
+    assert "Nothing to dry-run: write a prompt or fix the batch first." in texts(app)
+    assert not app.session_state["wf"].receipts

@@ -8,7 +8,12 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from batchcore.adapters.store import WorkspaceStore
-from batchcore.domain.workflow import begin_image_submission, make_receipt, mark_sent, record_dry_run
+from batchcore.domain.workflow import (
+    begin_image_submission,
+    make_receipt,
+    mark_sent,
+    record_dry_run,
+)
 from tests.app.conftest import (
     confirm_generate,
     dry_run,
@@ -47,8 +52,7 @@ def test_refresh_restores_rows_receipts_approvals_and_log(app, tmp_path):
 def test_restart_mid_call_marks_outcome_unknown_and_sends_nothing(tmp_path):
     """A paid call in flight when the app restarted is shown as outcome unknown, never resent."""
     from batchcore import parse_batch
-    from batchcore.domain.workflow import with_draft
-    from batchcore.domain.workflow import WorkflowState
+    from batchcore.domain.workflow import WorkflowState, with_draft
 
     store = WorkspaceStore(f"sqlite:///{tmp_path}/workspaces.sqlite3")
     rows = parse_batch("A-1 | a prompt | 2").rows

@@ -12,6 +12,8 @@ import stamina
 from PIL import Image
 
 from batchcore.adapters.client import OrchestratorClient
+from batchcore.domain.pricing import image_cost
+from batchcore.domain.rows import BatchRow
 from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
 from batchcore.errors import (
     ApiError,
@@ -22,8 +24,6 @@ from batchcore.errors import (
     ResponseFormatError,
 )
 from batchcore.wire.models import JobStatus, VideoItem, counted_cost, generated_images
-from batchcore.domain.pricing import image_cost
-from batchcore.domain.rows import BatchRow
 from tests.conftest import fake_key
 
 BASE = "https://emulator.local"

@@ -12,11 +12,11 @@ import stamina
 from stamina.instrumentation import set_on_retry_hooks
 
 from batchcore.adapters.client import OrchestratorClient, image_request
+from batchcore.domain.pricing import MAX_REF_IMAGES, MAX_VIDEO_CLIPS
+from batchcore.domain.rows import BatchRow
 from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
 from batchcore.errors import InputError, TransportError, UploadError
 from batchcore.wire.models import VideoItem
-from batchcore.domain.pricing import MAX_REF_IMAGES, MAX_VIDEO_CLIPS
-from batchcore.domain.rows import BatchRow
 from tests.conftest import fake_key
 
 BASE = "https://orchestrator.test"

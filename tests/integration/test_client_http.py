@@ -14,6 +14,7 @@ import stamina
 from stamina.instrumentation import set_on_retry_hooks
 
 from batchcore.adapters.client import OrchestratorClient
+from batchcore.domain.rows import BatchRow
 from batchcore.errors import (
     ApiError,
     AuthError,
@@ -27,7 +28,6 @@ from batchcore.errors import (
     UploadError,
 )
 from batchcore.wire.models import JobStatus, VideoItem, counted_cost, generated_images
-from batchcore.domain.rows import BatchRow
 from tests.conftest import fake_key
 
 BASE = "https://orchestrator.test"

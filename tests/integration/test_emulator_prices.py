@@ -8,10 +8,10 @@ from decimal import Decimal
 import pytest
 
 from batchcore.adapters.client import OrchestratorClient
-from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
-from batchcore.wire.models import VideoItem
 from batchcore.domain.pricing import PRICE_PER_IMAGE, VIDEO_PRICES, image_cost, video_cost
 from batchcore.domain.rows import BatchRow
+from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
+from batchcore.wire.models import VideoItem
 from tests.conftest import fake_key
 
 BASE = "https://emulator.local"

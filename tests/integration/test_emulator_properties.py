@@ -7,8 +7,8 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchcore.emulator import EmuRequest, Emulator, EmulatorConfig
 from batchcore.domain.rows import SCENE_ID_PATTERN
+from batchcore.emulator import Emulator, EmulatorConfig, EmuRequest
 from tests.conftest import fake_key
 
 _EMU = Emulator(EmulatorConfig(rate_limit_per_minute=0))

@@ -17,13 +17,9 @@ import pytest
 import stamina
 
 from batchcore.adapters import worker
-
-from batchcore.domain import outcomes
 from batchcore.adapters.client import OrchestratorClient
-from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
-from batchcore.errors import NotImplementedByBackend, OutcomeUnknown, ResponseFormatError
 from batchcore.adapters.jobs import Job, JobRunner
-from batchcore.wire.models import JobStatus
+from batchcore.domain import outcomes
 from batchcore.domain.pricing import PRICE_PER_IMAGE
 from batchcore.domain.rows import BatchRow
 from batchcore.domain.workflow import (
@@ -33,6 +29,9 @@ from batchcore.domain.workflow import (
     begin_image_submission,
     current_hash,
 )
+from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
+from batchcore.errors import NotImplementedByBackend, OutcomeUnknown, ResponseFormatError
+from batchcore.wire.models import JobStatus
 from tests.conftest import fake_key
 
 UTC = timezone.utc

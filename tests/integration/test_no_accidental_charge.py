@@ -32,17 +32,22 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-
-from batchcore.domain import outcomes
+from batchcore.adapters.jobs import JobRunner
 from batchcore.bootstrap import Runtime, build
 from batchcore.config import load_settings
-from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
-from batchcore.adapters.jobs import JobRunner
+from batchcore.domain import outcomes
 from batchcore.domain.pricing import VIDEO_PRICES
 from batchcore.domain.rows import BatchRow, ParseResult
+from batchcore.domain.workflow import (
+    BILLED_STATES,
+    Inputs,
+    all_submissions,
+    current_hash,
+    in_flight,
+)
+from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
 from batchcore.service_layer import services
 from batchcore.service_layer.services import Workspace
-from batchcore.domain.workflow import BILLED_STATES, Inputs, all_submissions, current_hash, in_flight
 
 START = datetime(2026, 3, 4, 21, 0, tzinfo=timezone.utc)
 CAPS = ["0.01", "0.05", "0.25", "1.00", "2.00"]

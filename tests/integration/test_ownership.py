@@ -4,12 +4,20 @@ refuses spending (nothing reaches the emulator's charge ledger)."""
 
 from __future__ import annotations
 
-
 from batchcore.domain import outcomes
 from batchcore.domain.rows import parse_batch
-from batchcore.service_layer import services
 from batchcore.domain.workflow import Inputs, current_hash
+from batchcore.service_layer import services
 from tests.integration.test_services import EXAMPLE, billed_units, make_rt, settled
+
+
+def _stored(rt, owner: str) -> services.Workspace:
+    """A new workspace of ``owner`` with a first change, so it is stored."""
+    ws = services.new_workspace(rt, owner).ws
+    inputs = Inputs(mode="batch", batch_text=EXAMPLE)
+    ws = services.update_inputs(rt, ws, inputs, parse_batch("")).ws
+    assert ws.id
+    return ws
 
 
 def _dry_ran(rt, owner: str) -> services.Workspace:
@@ -24,16 +32,16 @@ def _dry_ran(rt, owner: str) -> services.Workspace:
 def test_a_new_workspace_is_stamped_with_its_owner(tmp_path):
     """The owner is saved in the workspace itself, so it holds after a reload."""
     rt = make_rt(tmp_path)
-    ws = services.new_workspace(rt, "alice@example.com").ws
+    ws = _stored(rt, "alice@example.com")
     assert rt.store.load(ws.id).state.owner == "alice@example.com"
 
 
 def test_another_account_gets_a_new_workspace_for_a_link(tmp_path):
     """Bob opening Alice's link gets his own new workspace and a sentence saying why."""
     rt = make_rt(tmp_path)
-    alice = services.new_workspace(rt, "alice@example.com").ws
+    alice = _stored(rt, "alice@example.com")
     out = services.open_workspace(rt, alice.id, "bob@example.com")
-    assert out.ws.id and out.ws.id != alice.id
+    assert out.ws.id != alice.id
     assert out.ws.state.owner == "bob@example.com"
     assert any("belongs to another account" in n.text for n in out.notices)
     again = services.open_workspace(rt, alice.id, "alice@example.com")
@@ -43,11 +51,12 @@ def test_another_account_gets_a_new_workspace_for_a_link(tmp_path):
 def test_history_lists_only_the_owners_workspaces(tmp_path):
     """Signed in, History holds one's own workspaces; without sign-in, everyone's."""
     rt = make_rt(tmp_path)
-    alice = services.new_workspace(rt, "alice@example.com").ws
-    bob = services.new_workspace(rt, "bob@example.com").ws
-    assert set(services.history(rt, "alice@example.com").states) == {alice.id}
-    assert [s.workspace_id for s in services.history(rt, "bob@example.com").summaries] == [bob.id]
-    assert set(services.history(rt, "").states) == {alice.id, bob.id}
+    alice = _stored(rt, "alice@example.com")
+    bob = _stored(rt, "bob@example.com")
+    assert set(services.history_view(rt, "alice@example.com").states) == {alice.id}
+    assert [s.workspace_id for s in services.history_view(rt, "bob@example.com").summaries] == [
+        bob.id]
+    assert set(services.history_view(rt, "").states) == {alice.id, bob.id}
 
 
 def test_someone_not_on_the_allow_list_may_dry_run_but_not_confirm(tmp_path):

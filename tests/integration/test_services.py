@@ -22,14 +22,14 @@ import pytest
 import sqlalchemy as sa
 import stamina
 
+from batchcore.adapters.store import Charge, Reservation, WorkspaceStore
 from batchcore.bootstrap import Runtime, build
 from batchcore.config import load_settings
 from batchcore.domain.history import batch_history, spend_per_day
 from batchcore.domain.rows import parse_batch
+from batchcore.domain.workflow import Inputs, can_generate, current_hash, in_flight, unfetched
 from batchcore.service_layer import services
 from batchcore.service_layer.services import Workspace
-from batchcore.adapters.store import Charge, Reservation, WorkspaceStore
-from batchcore.domain.workflow import Inputs, can_generate, current_hash, in_flight, unfetched
 
 EXAMPLE = "A | kitchen | 2\nB | hallway | 1\n"
 
@@ -337,8 +337,8 @@ def test_a_workspace_cap_below_the_deployment_cap_holds(tmp_path):
 
 def _reserve_many(store: WorkspaceStore, tag: str, n: int, cap: Decimal) -> int:
     """Try ``n`` reservations of $0.10 each on one deployment; return how many were taken."""
-    from batchcore.errors import SpendCapExceeded
     from batchcore.domain.workflow import WorkflowState
+    from batchcore.errors import SpendCapExceeded
 
     taken = 0
     wid = store.new_workspace()

@@ -23,9 +23,6 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batchcore.errors import StoreError
-from batchcore.domain.rows import parse_batch
-from batchcore.domain.statuslog import log_entry
 from batchcore.adapters.store import (
     DEFAULT_SQLITE_PATH,
     WORKSPACE_ID_PATTERN,
@@ -38,6 +35,8 @@ from batchcore.adapters.store import (
     workspace_quarantine,
     workspaces,
 )
+from batchcore.domain.rows import parse_batch
+from batchcore.domain.statuslog import log_entry
 from batchcore.domain.workflow import (
     WorkflowState,
     append_log,
@@ -50,7 +49,7 @@ from batchcore.domain.workflow import (
     record_images,
     with_draft,
 )
-
+from batchcore.errors import StoreError
 from tests import factories  # noqa: E402
 
 PG_URL = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")

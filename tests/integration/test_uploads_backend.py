@@ -22,8 +22,8 @@ import pytest
 from PIL import Image
 
 from batchcore.adapters.client import OrchestratorClient
-from batchcore.errors import AuthError, UploadError
 from batchcore.adapters.uploads import BackendUploader, upload_checked, upload_references
+from batchcore.errors import AuthError, UploadError
 from tests.conftest import fake_key
 
 KEY = fake_key("u")

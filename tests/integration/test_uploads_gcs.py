@@ -39,13 +39,13 @@ from google.cloud import storage
 from google.oauth2 import service_account
 from PIL import Image
 
-from batchcore.errors import UploadError
 from batchcore.adapters.uploads import (
     GcsSignedUrlUploader,
     check_references,
     upload_checked,
     upload_references,
 )
+from batchcore.errors import UploadError
 
 BUCKET = "batch-studio-refs"
 CLIENT_EMAIL = "ref-signer@batch-studio-test.iam.gserviceaccount.com"

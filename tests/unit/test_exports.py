@@ -27,7 +27,6 @@ from batchcore.domain.exports import (
 from batchcore.domain.pricing import MAX_PROMPT_CHARS, MAX_ROWS, MAX_VARIANTS
 from batchcore.domain.rows import BatchRow, parse_batch, row_problems
 from batchcore.domain.statuslog import log_entry
-from tests import factories
 from batchcore.domain.workflow import (
     GeneratedImage,
     WorkflowState,
@@ -36,6 +35,7 @@ from batchcore.domain.workflow import (
     make_receipt,
     record_images,
 )
+from tests import factories
 
 T0 = datetime(2026, 11, 24, 11, 24, 33, tzinfo=timezone.utc)
 T1 = T0 + timedelta(seconds=20)

@@ -12,26 +12,22 @@ from decimal import Decimal
 
 import pytest
 
-from batchcore.errors import (
-    AlreadySubmitted,
-    BudgetExceeded,
-    ConfirmationMismatch,
-    NotImplementedByBackend,
-    OutcomeUnknown,
-    ResponseFormatError,
-    SpendCapExceeded,
-)
-from batchcore.domain.outcomes import ImageRunResult, VideoPlan, VideoRunResult, after_dry_run, after_image_error, after_images, after_video_error, after_videos, apply_job, begin_video_submission, drain_events, plan_videos, reconcile_orphans, video_batch_hash
 from batchcore.adapters.jobs import Job
-from batchcore.wire.models import (
-    DryRunResult,
-    ImageOut,
-    JobOut,
-    JobStatus,
-    LiveResult,
-    StatusResult,
-    VideoBatchResult,
-    VideoJobOut,
+from batchcore.domain.outcomes import (
+    ImageRunResult,
+    VideoPlan,
+    VideoRunResult,
+    after_dry_run,
+    after_image_error,
+    after_images,
+    after_video_error,
+    after_videos,
+    apply_job,
+    begin_video_submission,
+    drain_events,
+    plan_videos,
+    reconcile_orphans,
+    video_batch_hash,
 )
 from batchcore.domain.rows import BatchRow
 from batchcore.domain.statuslog import log_entry
@@ -44,6 +40,25 @@ from batchcore.domain.workflow import (
     approve,
     begin_image_submission,
     record_images,
+)
+from batchcore.errors import (
+    AlreadySubmitted,
+    BudgetExceeded,
+    ConfirmationMismatch,
+    NotImplementedByBackend,
+    OutcomeUnknown,
+    ResponseFormatError,
+    SpendCapExceeded,
+)
+from batchcore.wire.models import (
+    DryRunResult,
+    ImageOut,
+    JobOut,
+    JobStatus,
+    LiveResult,
+    StatusResult,
+    VideoBatchResult,
+    VideoJobOut,
 )
 
 UTC = timezone.utc

@@ -11,7 +11,6 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from batchcore import BatchRow, batch_hash
-
 from batchcore.domain.hashing import day_bucket, rows_json
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

@@ -20,7 +20,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from batchcore.wire.models import UploadedRef
 from batchcore.adapters.uploads import (
     MAX_NAME_CHARS,
     THUMBNAIL_PX,
@@ -28,6 +27,7 @@ from batchcore.adapters.uploads import (
     square_preview,
     upload_references,
 )
+from batchcore.wire.models import UploadedRef
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "hostile" / "uploads.jsonl"
 CASES = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]

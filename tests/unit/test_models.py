@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from batchcore.domain.rows import BatchRow
 from batchcore.errors import ResponseFormatError
 from batchcore.wire.models import (
     DryRunResult,
@@ -31,7 +32,6 @@ from batchcore.wire.models import (
     parse_uploads,
     parse_videos,
 )
-from batchcore.domain.rows import BatchRow
 
 # --- literal payloads -----------------------------------------------------------------
 

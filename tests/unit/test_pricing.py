@@ -7,8 +7,24 @@ from decimal import Decimal
 import pytest
 
 import batchcore
-from batchcore import MAX_REF_IMAGES, MAX_ROWS, MAX_VARIANTS, PRICE_PER_IMAGE, BatchRow, format_money, image_cost, video_cost
-from batchcore.domain.pricing import MAX_PROMPT_CHARS, MAX_SCENE_ID_CHARS, VIDEO_CLIP_SECONDS, VIDEO_PRICES, to_decimal, total_images
+from batchcore import (
+    MAX_REF_IMAGES,
+    MAX_ROWS,
+    MAX_VARIANTS,
+    PRICE_PER_IMAGE,
+    BatchRow,
+    format_money,
+    image_cost,
+    video_cost,
+)
+from batchcore.domain.pricing import (
+    MAX_PROMPT_CHARS,
+    MAX_SCENE_ID_CHARS,
+    VIDEO_CLIP_SECONDS,
+    VIDEO_PRICES,
+    to_decimal,
+    total_images,
+)
 
 
 def rows(*variants: int) -> list[BatchRow]:

@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from batchcore.domain.hashing import batch_hash
 from batchcore.domain.pricing import MAX_ROWS, MAX_VARIANTS
-from batchcore.domain.retry_rows import RetryRow, SkippedScene, failed_rows, plan_retry, retry_batch_text
+from batchcore.domain.retry_rows import (
+    RetryRow,
+    SkippedScene,
+    failed_rows,
+    plan_retry,
+    retry_batch_text,
+)
 from batchcore.domain.rows import BatchRow, ParseResult, parse_batch
 from batchcore.domain.workflow import (
     GeneratedImage,

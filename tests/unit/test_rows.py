@@ -7,12 +7,23 @@ from decimal import Decimal
 import pydantic
 import pytest
 
-from batchcore import MAX_ROWS, MAX_VARIANTS, BatchRow, LineError, ParseResult, parse_batch, parse_single
-
+from batchcore import (
+    MAX_ROWS,
+    MAX_VARIANTS,
+    BatchRow,
+    LineError,
+    ParseResult,
+    parse_batch,
+    parse_single,
+)
 from batchcore.domain.pricing import MAX_PROMPT_CHARS, MAX_SCENE_ID_CHARS
-
-from batchcore.domain.rows import attach_refs, format_batch, rows_from_records
-from batchcore.domain.rows import DEFAULT_SINGLE_SCENE_ID, SCENE_ID_PATTERN
+from batchcore.domain.rows import (
+    DEFAULT_SINGLE_SCENE_ID,
+    SCENE_ID_PATTERN,
+    attach_refs,
+    format_batch,
+    rows_from_records,
+)
 
 
 def row(scene_id: str = "S1", prompt: str = "p", variants: int = 1, **kw) -> BatchRow:

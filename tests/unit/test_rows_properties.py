@@ -9,11 +9,8 @@ from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from batchcore import MAX_ROWS, BatchRow, parse_batch
-
 from batchcore.domain.pricing import MAX_PROMPT_CHARS
-
-from batchcore.domain.rows import format_batch
-from batchcore.domain.rows import js_length, row_problems
+from batchcore.domain.rows import format_batch, js_length, row_problems
 
 SCENE_ALPHABET = string.ascii_letters + string.digits + "._-"
 

@@ -15,7 +15,6 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from batchcore.adapters.client import image_request
-from batchcore.errors import InputError
 from batchcore.domain.rows import (
     BatchRow,
     attach_refs,
@@ -24,6 +23,7 @@ from batchcore.domain.rows import (
     parse_single,
     rows_from_records,
 )
+from batchcore.errors import InputError
 
 # --- the server's schema, transcribed -----------------------------------------------------
 #

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from batchcore.errors import InputError, SpendCapExceeded
 from batchcore.domain.spend import (
     DEFAULT_DAILY_CAP,
     MAX_DAILY_CAP,
@@ -21,6 +20,7 @@ from batchcore.domain.spend import (
     workspace_cap,
 )
 from batchcore.domain.workflow import Gate, Submission, WorkflowState
+from batchcore.errors import InputError, SpendCapExceeded
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=timezone.utc)
 YESTERDAY = NOW - timedelta(days=1)
@@ -302,7 +302,7 @@ def test_the_gate_never_lets_todays_total_pass_the_cap(attempts, cap):
 
 def test_a_batch_generated_twice_counts_both_runs():
     """Generating the same batch again (after a new dry-run) keeps the first run's spend counted."""
-    from batchcore.domain.rows import BatchRow
+    from batchcore.domain.rows import BatchRow, ParseResult
     from batchcore.domain.workflow import (
         all_submissions,
         begin_image_submission,
@@ -311,7 +311,6 @@ def test_a_batch_generated_twice_counts_both_runs():
         record_dry_run,
         with_draft,
     )
-    from batchcore.domain.rows import ParseResult
 
     now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
     rows = [BatchRow(scene_id="S1", prompt="kitchen", variants=2)]

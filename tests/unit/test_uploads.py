@@ -16,8 +16,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
-from batchcore.errors import AuthError, BatchStudioError, UploadError
-from batchcore.domain.pricing import MAX_REF_IMAGES
 from batchcore.adapters.uploads import (
     MAX_NAME_CHARS,
     MAX_REF_BYTES,
@@ -33,6 +31,8 @@ from batchcore.adapters.uploads import (
     upload_checked,
     upload_references,
 )
+from batchcore.domain.pricing import MAX_REF_IMAGES
+from batchcore.errors import AuthError, BatchStudioError, UploadError
 
 SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 

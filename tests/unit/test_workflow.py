@@ -9,15 +9,29 @@ import pytest
 from pydantic import ValidationError
 
 from batchcore import BatchRow, GuardrailError, WorkflowState, batch_hash, can_generate, parse_batch
-
 from batchcore.domain.hashing import day_bucket
-
 from batchcore.domain.statuslog import log_entry
-
-from batchcore.domain.workflow import Approval, Gate, GeneratedImage, append_log, approve, approved_scenes, begin_image_submission, check_video_confirmation, current_hash, describe_receipt, finish_submission, in_flight, make_receipt, record_images, unapprove, video_confirmation_ok, with_draft
-
+from batchcore.domain.workflow import (
+    Approval,
+    Gate,
+    GeneratedImage,
+    Submission,
+    append_log,
+    approve,
+    approved_scenes,
+    begin_image_submission,
+    check_video_confirmation,
+    current_hash,
+    describe_receipt,
+    finish_submission,
+    in_flight,
+    make_receipt,
+    record_images,
+    unapprove,
+    video_confirmation_ok,
+    with_draft,
+)
 from batchcore.errors import AlreadySubmitted, ConfirmationMismatch, DryRunRequired
-from batchcore.domain.workflow import Submission
 from tests import factories
 
 UTC = timezone.utc
@@ -196,8 +210,8 @@ def test_begin_image_submission_consumes_the_receipt():
 
 def test_a_cap_refusal_leaves_the_receipt_unused_and_nothing_in_flight():
     """When the spend cap refuses, the submission does not begin and the dry-run stays usable."""
-    from batchcore.errors import SpendCapExceeded
     from batchcore.domain.spend import check_spend
+    from batchcore.errors import SpendCapExceeded
 
     state = dry_run(drafted())
     h = current_hash(state, NOON)

@@ -1,0 +1,112 @@
+"""What the image cards, the viewer, the video step and the History gallery show (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from .pricing import VIDEO_PRICES, format_money
+from .rows import BatchRow, format_batch
+from .spend import counted_amount
+from .workflow import GeneratedImage, WorkflowState, all_submissions, approved_scenes
+
+__all__ = ["GalleryCard", "card_urls", "download_name", "gallery_cards", "reroll_text",
+           "scene_takes", "video_button_label"]
+
+
+def card_urls(image: GeneratedImage) -> tuple[str, ...]:
+    """Where a card's picture comes from, best first: the full image (sharp at card size),
+    the 128 px thumbnail only when the full image cannot be had."""
+    return tuple(u for u in (image.url, image.thumbnail_url) if u)
+
+
+def download_name(image: GeneratedImage, data: bytes) -> str:
+    """``SCENE-001_v2.png`` (the extension from the bytes: PNG, JPEG or WebP)."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in image.scene_id)[:50] or "image"
+    ext = "png"
+    if data[:3] == b"\xff\xd8\xff":
+        ext = "jpg"
+    elif data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        ext = "webp"
+    return f"{safe}_v{image.variant}.{ext}"
+
+
+def scene_takes(images: Sequence[GeneratedImage]) -> list[tuple[GeneratedImage, ...]]:
+    """A scene's images grouped by the batch that made them, newest take first (images of
+    one batch keep their variant order)."""
+    groups: dict[str, list[GeneratedImage]] = {}
+    for image in images:
+        groups.setdefault(image.batch_id or image.job_id.rsplit("_", 2)[0], []).append(image)
+    return [tuple(g) for g in reversed(groups.values())]
+
+
+def reroll_text(state: WorkflowState, scene_id: str) -> str:
+    """The one-row batch that makes ``scene_id`` again: its prompt and variants as last sent
+    (from the newest dry-run receipt holding it), else from its images; "" if unknown."""
+    for receipt in sorted(state.receipts.values(), key=lambda r: r.created_at, reverse=True):
+        for row in receipt.rows:
+            if row.scene_id == scene_id:
+                return format_batch([row])
+    images = state.images.get(scene_id, ())
+    if images and images[0].prompt:
+        variants = min(max(len(images), 1), 3)
+        return format_batch([BatchRow(scene_id=scene_id, prompt=images[0].prompt,
+                                      variants=variants)])
+    return ""
+
+
+def video_button_label(state: WorkflowState) -> str:
+    """``Generate Video — 3 clips, from $0.30`` (the cheapest model's price, before the
+    dialog where the model is chosen)."""
+    n = len(approved_scenes(state))
+    cheapest = min(VIDEO_PRICES.values())
+    return (f"Generate Video — {n} clip{'s' if n != 1 else ''}, "
+            f"from {format_money(cheapest * n)}")
+
+
+@dataclass(frozen=True)
+class GalleryCard:
+    """One workspace on the History page."""
+
+    workspace_id: str
+    name: str
+    updated_at: datetime
+    images: int
+    approved: int
+    batches: int
+    spent: Decimal
+    mock: bool
+    #: up to four pictures: the approved ones first, then the first image of each scene
+    pictures: tuple[GeneratedImage, ...]
+    problem: str = ""
+
+    @property
+    def spent_text(self) -> str:
+        money = format_money(self.spent)
+        return f"{money} mock (emulator, not real money)" if self.mock else money
+
+
+def _pictures(state: WorkflowState, limit: int = 4) -> tuple[GeneratedImage, ...]:
+    picked = [a.image for a in state.approvals.values()]
+    for images in state.images.values():
+        if images and not any(p.scene_id == images[0].scene_id for p in picked):
+            picked.append(images[0])
+    return tuple(picked[:limit])
+
+
+def gallery_cards(states: Mapping[str, WorkflowState], names: Mapping[str, str],
+                  updated: Mapping[str, datetime]) -> list[GalleryCard]:
+    """A card per workspace, most recently updated first."""
+    cards = []
+    for wid, state in states.items():
+        subs = all_submissions(state)
+        cards.append(GalleryCard(
+            workspace_id=wid, name=names.get(wid, wid), updated_at=updated[wid],
+            images=sum(len(v) for v in state.images.values()), approved=len(state.approvals),
+            batches=len(subs), spent=sum((counted_amount(s) for s in subs), Decimal(0)),
+            mock=bool(subs) and all(s.deployment == "mock" for s in subs),
+            pictures=_pictures(state)))
+    cards.sort(key=lambda c: c.updated_at, reverse=True)
+    return cards

@@ -1,0 +1,110 @@
+"""Services behind the studio page: lazy workspaces, names, the switcher, re-rolls, retries."""
+
+from __future__ import annotations
+
+import pytest
+import stamina
+
+from batchcore.domain.rows import parse_batch
+from batchcore.domain.workflow import Inputs, current_hash, in_flight
+from batchcore.service_layer import services
+from tests.integration.test_services import EXAMPLE, drafted, make_rt, wait_for
+
+
+@pytest.fixture(autouse=True)
+def _no_waits():
+    with stamina.set_testing(True, attempts=3):
+        yield
+
+
+def _generate(rt, ws):
+    ws = services.dry_run(rt, ws).ws
+    out = services.confirm_images(rt, ws, current_hash(ws.state))
+    wait_for(lambda: not in_flight(services.sync(rt, out.ws).ws.state))
+    return services.sync(rt, out.ws).ws
+
+
+def test_a_new_workspace_is_stored_only_with_its_first_content(tmp_path):
+    """Opening and syncing an empty workspace stores nothing; the first prompt stores it."""
+    rt = make_rt(tmp_path)
+    ws = services.new_workspace(rt).ws
+    assert ws.id == ""
+    ws = services.sync(rt, ws).ws
+    same = services.update_inputs(rt, ws, ws.state.inputs, parse_batch("")).ws
+    assert same.id == "" and rt.store.list_workspaces() == []
+    inputs = Inputs(mode="single", single_prompt="a harbour")
+    stored = services.update_inputs(rt, ws, inputs, parse_batch("X | a harbour | 1")).ws
+    assert stored.id and rt.store.load(stored.id).state == stored.state
+    assert [s.workspace_id for s in rt.store.list_workspaces()] == [stored.id]
+
+
+def test_paid_actions_still_need_a_stored_workspace(tmp_path):
+    """A dry-run stores the workspace, so Generate can reserve against it."""
+    rt = make_rt(tmp_path)
+    ws = drafted(rt)
+    assert ws.id
+    out = services.dry_run(rt, ws)
+    assert services.may_spend(rt, out.ws)
+
+
+def test_renaming_is_kept_and_listed_in_the_switcher(tmp_path):
+    """A rename survives a reload and names the workspace in the recent list; blank is refused."""
+    rt = make_rt(tmp_path)
+    ws = drafted(rt)
+    other = drafted(rt, "Z | other | 1")
+    out = services.rename_workspace(rt, ws, "  Kitchen\npass ")
+    assert services.open_workspace(rt, ws.id).ws.state == out.ws.state
+    recent = {r.workspace_id: r.name for r in services.recent_workspaces(rt)}
+    assert recent[ws.id] == "Kitchen pass"
+    assert recent[other.id] == "Z"  # no date until something has happened in it
+    refused = services.rename_workspace(rt, out.ws, "   ")
+    assert [n.level for n in refused.notices] == ["error"]
+
+
+def test_the_switcher_hides_other_peoples_workspaces(tmp_path):
+    """With sign-in, recent workspaces are only those of the signed-in person (or shared)."""
+    rt = make_rt(tmp_path)
+    mine = services.update_inputs(rt, services.new_workspace(rt, "me").ws,
+                                  Inputs(batch_text="A | a | 1"), parse_batch("A | a | 1")).ws
+    services.update_inputs(rt, services.new_workspace(rt, "you").ws,
+                           Inputs(batch_text="B | b | 1"), parse_batch("B | b | 1"))
+    assert [r.workspace_id for r in services.recent_workspaces(rt, "me")] == [mine.id]
+
+
+def test_dry_run_after_editing_unparsed_text_says_press_parse(tmp_path):
+    """A dry-run click with batch text changed since Parse says why and asks the server nothing."""
+    rt = make_rt(tmp_path)
+    ws = drafted(rt)
+    inputs = ws.state.inputs.model_copy(update={"batch_text": EXAMPLE + "C | c | 1\n"})
+    ws = services.update_inputs(rt, ws, inputs, parse_batch(EXAMPLE)).ws
+    out = services.dry_run(rt, ws)
+    assert "press Parse first" in out.notices[0].text
+    assert out.ws.state.receipts == {}
+
+
+def test_retry_warning_goes_once_a_later_batch_completes(tmp_path):
+    """Failed rows are offered for retry until a later image batch completes."""
+    rt = make_rt(tmp_path)
+    rt.emulator.config.fail_scenes = frozenset({"B"})
+    ws = _generate(rt, drafted(rt))
+    assert services.failed_rows(ws) == ["B"]
+    rt.emulator.config.fail_scenes = frozenset()
+    ws = services.retry_failed_rows(rt, ws).ws
+    ws = _generate(rt, ws)
+    assert services.failed_rows(ws) == []
+    assert services.retry_failed_rows(rt, ws).notices[0].text == "No failed rows to retry."
+
+
+def test_reroll_loads_one_row_that_needs_its_own_dry_run(tmp_path):
+    """Re-rolling a scene makes a one-row batch; approvals stay; Generate waits for a dry-run."""
+    rt = make_rt(tmp_path)
+    ws = _generate(rt, drafted(rt))
+    ws = services.approve_image(rt, ws, "A", 2).ws
+    charged = len(rt.emulator.ledger.charges)
+    out = services.reroll_scene(rt, ws, "B")
+    rows = out.ws.state.draft.rows
+    assert [(r.scene_id, r.prompt, r.variants) for r in rows] == [("B", "hallway", 1)]
+    assert out.ws.state.approvals["A"].image.variant == 2
+    gate = services.generate_gate(rt, out.ws, services.spend_view(rt, out.ws))
+    assert not gate and "Dry-Run Images" in gate.reason
+    assert len(rt.emulator.ledger.charges) == charged
