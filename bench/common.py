@@ -175,4 +175,5 @@ HEADER = ["| benchmark | what | median | spread | ratio | target | result | load
 
 
 def ratio(a: list[float], b: list[float]) -> float:
-    return statistics.median(a) / statistics.median(b)
+    den = statistics.median(b)
+    return statistics.median(a) / den if den else float("inf")
