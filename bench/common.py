@@ -55,6 +55,9 @@ def rss_mb(pid: int) -> float:
 class Server:
     """``streamlit run <script>`` on a free loopback port, mock mode, its own SQLite file."""
 
+    #: (environment, arguments) added to every server (``run.py --before`` sets them)
+    defaults: tuple[dict[str, str], list[str]] = ({}, [])
+
     def __init__(self, script: str, tmp: Path, *, latency_ms: int = 150,
                  extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None,
                  db: Path | None = None, wait: bool = True) -> None:
@@ -64,12 +67,14 @@ class Server:
         env = {k: v for k, v in os.environ.items()
                if k not in ("ORCHESTRATOR_API_KEY", "BATCH_USE_MOCK", "DATABASE_URL")}
         env.update({"DATABASE_URL": f"sqlite:///{self.db}", "MOCK_LATENCY_MS": str(latency_ms),
-                    "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT)})
+                    "NO_PROXY": "127.0.0.1,localhost", "PYTHONPATH": str(ROOT),
+                    "BATCH_GC_LOG": "1"})
+        env.update(self.defaults[0])
         env.update(extra_env or {})
         args = [sys.executable, "-m", "streamlit", "run", script,
                 "--server.headless", "true", "--server.port", str(self.port),
                 "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-                "--browser.gatherUsageStats", "false", *(extra_args or [])]
+                "--browser.gatherUsageStats", "false", *self.defaults[1], *(extra_args or [])]
         self.log = open(tmp / f"server-{self.port}.log", "wb")
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log,
@@ -100,6 +105,13 @@ class Server:
 
     def rss(self) -> float:
         return rss_mb(self.pid)
+
+    def gc_line(self) -> str:
+        """The last collector statistics line studio/perf.py printed (with BATCH_GC_LOG)."""
+        self.log.flush()
+        lines = [ln for ln in Path(self.log.name).read_text(errors="replace").splitlines()
+                 if ln.startswith("batchstudio-gc")]
+        return lines[-1] if lines else "no GC statistics (tune_gc not active)"
 
     def stop(self) -> None:
         if self.proc.poll() is None:

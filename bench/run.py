@@ -197,13 +197,15 @@ async def _watchers(app: Server, wids: list[str], window: float, warmup: float,
                 if sent >= measure_from:
                     skipped += 1
 
-    c0 = app.cpu()
+    c0, own0 = app.cpu(), time.process_time()
     await asyncio.gather(*(tick_loop(s, i / len(ticking)) for i, s in enumerate(ticking)))
     cpu = (app.cpu() - c0) / (time.perf_counter() - start)
+    own = (time.process_time() - own0) / (time.perf_counter() - start)
     await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
     expected = int(window) * len(ticking)
     return {"ticks": ticks, "late": late, "skipped": skipped, "expected": expected,
-            "ticking": len(ticking), "opened_s": opened, "cpu_per_s": cpu}
+            "ticking": len(ticking), "opened_s": opened, "cpu_per_s": cpu,
+            "client_cpu_per_s": own}
 
 
 def bench_c(app: Server, wids: list[str], sizes: list[int], window: float) -> list[Result]:
@@ -230,7 +232,8 @@ def bench_c(app: Server, wids: list[str], sizes: list[int], window: float) -> li
         note = (f"p95 {p95:.1f} ms, p50 {pct(ticks, .5):.1f} ms; {len(out['ticks'])} ticks "
                 f"delivered of ~{out['expected']} due ({out['skipped']} skipped because the "
                 f"previous tick was still running, {out['late']} timed out); {out['ticking']}/"
-                f"{n} sessions ticking; server CPU {out['cpu_per_s']:.2f} s/s; opening all "
+                f"{n} sessions ticking; server CPU {out['cpu_per_s']:.2f} s/s (this client "
+                f"{out['client_cpu_per_s']:.2f} s/s); opening all "
                 f"took {out['opened_s']:.1f} s")
         ok = p95 < 100 and out["ticking"] == n and out["late"] == 0 \
             and len(out["ticks"]) >= 0.9 * out["expected"]
@@ -246,7 +249,8 @@ def bench_c(app: Server, wids: list[str], sizes: list[int], window: float) -> li
 # --- (d) ------------------------------------------------------------------------------------
 
 
-def _cold(browser, script: str, heading: str, tmp: Path, latency: int) -> float:
+def _cold(browser, script: str, heading: str, tmp: Path, latency: int) -> tuple[float, float]:
+    """Seconds from ``streamlit run`` to the title painted, and to the first run finished."""
     run_dir = Path(tempfile.mkdtemp(dir=tmp))
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     server = Server(script, run_dir, latency_ms=latency, wait=False)
@@ -256,22 +260,30 @@ def _cold(browser, script: str, heading: str, tmp: Path, latency: int) -> float:
         page.set_default_timeout(90_000)
         page.goto(server.url)
         page.get_by_role("heading", name=heading).first.wait_for(state="visible")
-        return time.perf_counter() - server.started
+        painted = time.perf_counter() - server.started
+        idle(page, 90_000)
+        return painted, time.perf_counter() - server.started
     finally:
         context.close()
         server.stop()
 
 
-def bench_d(browser, tmp: Path, reps: int, latency: int) -> Result:
+def bench_d(browser, tmp: Path, reps: int, latency: int) -> list[Result]:
     sides = [(APP, "Batch Studio"), (HELLO, "Hello")]
-    values: list[list[float]] = [[], []]
+    paint: list[list[float]] = [[], []]
+    done: list[list[float]] = [[], []]
     for i in range(reps):
         for k in order(i):
-            values[k].append(_cold(browser, *sides[k], tmp, latency))
+            p, d = _cold(browser, *sides[k], tmp, latency)
+            paint[k].append(p)
+            done[k].append(d)
             time.sleep(1)
-    r = ratio(values[0], values[1])
-    return Result("(d) cold start: streamlit run → first paint (title visible)", "s",
-                  "Batch Studio", values[0], "hello page", values[1], "≤ 1.3×", r <= 1.3, r)
+    r = ratio(paint[0], paint[1])
+    rd = ratio(done[0], done[1])
+    return [Result("(d) cold start: streamlit run → first paint (title visible)", "s",
+                   "Batch Studio", paint[0], "hello page", paint[1], "≤ 1.3×", r <= 1.3, r),
+            Result("(d') cold start: streamlit run → first run finished (page complete)", "s",
+                   "Batch Studio", done[0], "hello page", done[1], "(info)", None, rd)]
 
 
 # --- main -----------------------------------------------------------------------------------
@@ -284,7 +296,9 @@ def main() -> int:
     parser.add_argument("--sessions", default="10,50,100")
     parser.add_argument("--latency-ms", type=int, default=150)
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
-    parser.add_argument("--label", default="", help="a note printed with the results")
+    parser.add_argument("--before", action="store_true",
+                        help="run every server as before the GC fix (postScriptGC on, "
+                             "BATCH_GC_TUNING=off), for the before/after record")
     args = parser.parse_args()
     only = set(args.only.split(","))
     sizes = [int(n) for n in args.sessions.split(",") if n]
@@ -293,10 +307,13 @@ def main() -> int:
     reps_d = 3 if args.quick else 5
     window_c = 10.0 if args.quick else 15.0
     random.seed(0)
+    if args.before:
+        Server.defaults = ({"BATCH_GC_TUNING": "off"}, ["--runner.postScriptGC", "true"])
 
     from playwright.sync_api import sync_playwright
 
-    print(f"# bench/run.py {' '.join(sys.argv[1:])}")
+    print(f"# bench/run.py {' '.join(sys.argv[1:])}"
+          + (" — before the GC fix" if args.before else ""))
     print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}; load average at start {loadavg()}")
     results: list[Result] = []
@@ -330,12 +347,13 @@ def main() -> int:
                 servers.remove(hello)
             if "c" in only:
                 results.extend(bench_c(app, watch, sizes, window_c))
-                results[-1].note += f"; server RSS after: {app.rss():.0f} MB"
+                results[-1].note += (f"; server RSS after: {app.rss():.0f} MB; collector: "
+                                     f"{app.gc_line()}")
             for s in servers:
                 s.stop()
             servers.clear()
             if "d" in only:
-                results.append(bench_d(browser, tmp, reps_d, args.latency_ms))
+                results.extend(bench_d(browser, tmp, reps_d, args.latency_ms))
         finally:
             for s in servers:
                 s.stop()

@@ -162,6 +162,7 @@ def main() -> int:
             sampler.join(timeout=5)
         finally:
             stop.set()
+            gc_line = server.gc_line()
             server.stop()
             browser.close()
 
@@ -188,6 +189,7 @@ def main() -> int:
     cpu = samples[-1][2] - samples[0][2]
     print(f"server CPU {cpu:.0f} s over {samples[-1][0]:.0f} s "
           f"({cpu / samples[-1][0]:.2f} s/s)")
+    print(f"collector: {gc_line}")
     return 0
 
 

@@ -19,13 +19,15 @@ The fix has two halves:
   runs a full collection every ``sweep_seconds`` as a backstop, so cyclic garbage never
   outlives that period whatever the allocation pattern (a frozen heap makes it cheap).
 
-``BATCH_GC_TUNING=off`` in the environment skips :func:`tune_gc` (for A/B measurements).
+``BATCH_GC_TUNING=off`` in the environment skips :func:`tune_gc` (for A/B measurements);
+``BATCH_GC_LOG=1`` makes the sweeper print the collector's pause statistics to stderr.
 """
 
 from __future__ import annotations
 
 import gc
 import os
+import sys
 import threading
 import time
 
@@ -33,9 +35,27 @@ __all__ = ["tune_gc", "gc_report"]
 
 _lock = threading.Lock()
 _state: dict[str, object] = {"tuned": False, "frozen": 0, "sweeps": 0, "sweep_ms_max": 0.0}
+#: per generation: [collections, total ms, max ms] since tune_gc (all threads)
+_pauses: dict[int, list[float]] = {0: [0, 0.0, 0.0], 1: [0, 0.0, 0.0], 2: [0, 0.0, 0.0]}
+_started: list[float] = [0.0]
+
+
+def _on_gc(phase: str, info: dict) -> None:
+    # Runs inside the collector, holding the GIL: no allocation-heavy work here.
+    if phase == "start":
+        _started[0] = time.perf_counter()
+        return
+    ms = (time.perf_counter() - _started[0]) * 1000
+    p = _pauses.get(info.get("generation", 2))
+    if p is not None:
+        p[0] += 1
+        p[1] += ms
+        if ms > p[2]:
+            p[2] = ms
 
 
 def _sweeper(period: float) -> None:
+    log = os.environ.get("BATCH_GC_LOG", "").strip().lower() in ("1", "true", "yes", "on")
     while True:
         time.sleep(period)
         start = time.perf_counter()
@@ -43,6 +63,11 @@ def _sweeper(period: float) -> None:
         ms = (time.perf_counter() - start) * 1000
         _state["sweeps"] = int(_state["sweeps"]) + 1
         _state["sweep_ms_max"] = max(float(_state["sweep_ms_max"]), ms)
+        if log:
+            print(f"batchstudio-gc sweep {ms:.1f} ms; pauses since start (n, total ms, max ms): "
+                  + "; ".join(f"gen{g} {int(n)} {t:.0f} {m:.1f}"
+                              for g, (n, t, m) in _pauses.items()),
+                  file=sys.stderr, flush=True)
 
 
 def tune_gc(sweep_seconds: float = 60.0) -> bool:
@@ -61,6 +86,7 @@ def tune_gc(sweep_seconds: float = 60.0) -> bool:
         gc.freeze()
         _state["frozen"] = gc.get_freeze_count()
         _state["tuned"] = True
+        gc.callbacks.append(_on_gc)
         if sweep_seconds and sweep_seconds > 0:
             threading.Thread(target=_sweeper, args=(float(sweep_seconds),),
                              name="gc-sweeper", daemon=True).start()
@@ -69,4 +95,5 @@ def tune_gc(sweep_seconds: float = 60.0) -> bool:
 
 def gc_report() -> dict[str, object]:
     """What :func:`tune_gc` did (for diagnostics and benchmarks)."""
-    return {**_state, "counts": gc.get_count(), "thresholds": gc.get_threshold()}
+    return {**_state, "pauses": {g: tuple(p) for g, p in _pauses.items()},
+            "counts": gc.get_count(), "thresholds": gc.get_threshold()}
