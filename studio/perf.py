@@ -64,7 +64,8 @@ def _sweeper(period: float) -> None:
         _state["sweeps"] = int(_state["sweeps"]) + 1
         _state["sweep_ms_max"] = max(float(_state["sweep_ms_max"]), ms)
         if log:
-            print(f"batchstudio-gc sweep {ms:.1f} ms; pauses since start (n, total ms, max ms): "
+            print(f"batchstudio-gc sweep {ms:.1f} ms; collections since start, sweeps included "
+                  "(n, total ms, max ms): "
                   + "; ".join(f"gen{g} {int(n)} {t:.0f} {m:.1f}"
                               for g, (n, t, m) in _pauses.items()),
                   file=sys.stderr, flush=True)
