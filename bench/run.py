@@ -29,10 +29,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import platform
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -160,7 +160,7 @@ async def _watchers(app: Server, wids: list[str], window: float, warmup: float,
     try:
         await asyncio.wait_for(asyncio.gather(*(open_one(s) for s in sessions)),
                                open_timeout * 2)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
         raise
     opened = time.perf_counter() - t_open
@@ -221,7 +221,7 @@ def bench_c(app: Server, wids: list[str], sizes: list[int], window: float) -> li
             continue
         try:
             out = run_async(_watchers(app, wids[:n], window, warmup=3.0, open_timeout=45.0))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             collapsed = f"{n} sessions did not all open within 90 s"
             results.append(Result(f"(c) {n} sessions watching: tick latency", "ms",
                                   "tick → script_finished", [float("nan")], target=target,
@@ -240,7 +240,7 @@ def bench_c(app: Server, wids: list[str], sizes: list[int], window: float) -> li
         results.append(Result(f"(c) {n} sessions watching: tick latency", "ms",
                               "tick → script_finished", ticks, target=target,
                               ok=ok if n == max(sizes) else None, note=note))
-        if p95 != p95 or p95 > 2000 or len(out["ticks"]) < 0.5 * out["expected"]:
+        if math.isnan(p95) or p95 > 2000 or len(out["ticks"]) < 0.5 * out["expected"]:
             collapsed = f"{n} sessions already collapsed (p95 {p95:.0f} ms)"
         time.sleep(2)
     return results

@@ -74,7 +74,7 @@ class Session:
         await self.ws.send(self._back(fragment_id))
         try:
             await asyncio.wait_for(asyncio.shield(run.done), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.errors += 1
             run.elapsed = None
         return run
@@ -118,5 +118,5 @@ class Session:
         if self.reader is not None:
             try:
                 await asyncio.wait_for(self.reader, 5)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 self.reader.cancel()

@@ -31,7 +31,7 @@ import sys
 import threading
 import time
 
-__all__ = ["tune_gc", "gc_report"]
+__all__ = ["gc_report", "tune_gc"]
 
 _lock = threading.Lock()
 _state: dict[str, object] = {"tuned": False, "frozen": 0, "sweeps": 0, "sweep_ms_max": 0.0}
@@ -50,8 +50,7 @@ def _on_gc(phase: str, info: dict) -> None:
     if p is not None:
         p[0] += 1
         p[1] += ms
-        if ms > p[2]:
-            p[2] = ms
+        p[2] = max(p[2], ms)
 
 
 def _sweeper(period: float) -> None:
