@@ -347,7 +347,8 @@ def main() -> int:
                 servers.remove(hello)
             if "c" in only:
                 results.extend(bench_c(app, watch, sizes, window_c))
-                results[-1].note += (f"; server RSS after: {app.rss():.0f} MB; collector: "
+                results[-1].note += (f"; server RSS after: {app.rss():.0f} MB; collector at its last "
+                                     f"60 s sweep (may predate this level): "
                                      f"{app.gc_line()}")
             for s in servers:
                 s.stop()
