@@ -11,6 +11,11 @@ per-tick server time and the number of page elements each tick sends, and their 
 
 Numbers vary with the machine; the ratios are what to compare. No assertion here: this is
 a measurement, not a test.
+
+Caveat (issue 13): AppTest's script runner never runs Streamlit's post-run ``gc.collect(2)``,
+which was most of a real server's tick, and this runs on a small idle workspace. For the
+real server, Chromium and the real ``streamlit-autorefresh``, use
+``python3 bench/run.py --only a`` (all of issue 13's benchmarks: ``bench/run.py``).
 """
 
 from __future__ import annotations
