@@ -8,6 +8,7 @@ import streamlit as st
 
 from studio import auth, page
 from studio import nav as links
+from studio.perf import tune_gc
 from studio.runtime import runtime
 from studio.state import PAGE_KEY, open_workspace
 
@@ -17,6 +18,7 @@ st.set_page_config(page_title="Batch Studio", page_icon=":material/movie:", layo
 def studio_page() -> None:
     """The single page of the brief, top to bottom."""
     rt = runtime()
+    tune_gc()
     open_workspace(rt, auth.owner(), page_changed=st.session_state.pop("_page_changed", False))
     # Drawn last (into this slot at the top of the sidebar), so its links carry the
     # workspace id even when this very run stored the workspace for the first time.

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-import pandas as pd
 import streamlit as st
 
 from batchcore import (
@@ -190,7 +189,7 @@ def upload_zone(rt: Runtime) -> None:
             with col:
                 thumb = media.reference_thumbnail(rt, ref)
                 if thumb:
-                    st.image(thumb, width=72)
+                    st.image(thumb, width=72, output_format="PNG")
                 st.text(ref.name)
                 if st.button("Remove", key=f"rm_ref_{i}_{ref.sha256[:8]}",
                              icon=":material/close:", help=f"Remove reference {i + 1}"):
@@ -266,13 +265,15 @@ def _batch_draft(inputs: Inputs) -> tuple[ParseResult, bool]:
     if text_result.errors:
         st.error(f"{len(text_result.errors)} line(s) need fixing — nothing is sent until they are:")
         # a dataframe shows each cell as plain text
-        st.dataframe(pd.DataFrame([{"line": e.line, "problem": e.message, "text": e.text}
+        st.dataframe(([{"line": e.line, "problem": e.message, "text": e.text}
                                    for e in text_result.errors]),
                      hide_index=True, width="stretch")
     if not inputs.grid and not text_result.errors:
         return ParseResult(), stale
     st.caption("Parsed rows — edit them here; every edit is checked again and changes the batch.")
     version = st.session_state.get("grid_version", 0)
+    import pandas as pd  # only when there is a grid: pandas costs ~0.4 s at start-up
+
     frame = pd.DataFrame(list(inputs.grid) or [], columns=GRID_COLUMNS)
     edited = st.data_editor(
         frame, key=f"grid_{version}", num_rows="dynamic", hide_index=True,
@@ -431,7 +432,7 @@ def confirm_images(rt: Runtime, hash_: str) -> None:
         return
     st.write(f"This sends **{len(rows)} rows** for live generation: "
              f"**{receipt.images} images** for **{format_money(receipt.estimated_cost)}**.")
-    st.dataframe(pd.DataFrame([{"scene_id": r.scene_id, "variants": r.variants,
+    st.dataframe(([{"scene_id": r.scene_id, "variants": r.variants,
                                 "cost": format_money(PRICE_PER_IMAGE * r.variants)}
                                for r in rows]), hide_index=True, width="stretch")
     if not rt.settings.use_mock:
@@ -523,7 +524,7 @@ def _scene_card(rt: Runtime, state: WorkflowState, index: int, scene: str,
                 is_pick = approved is not None and approved.image == image
                 data = media.image_bytes(rt, *card_urls(image))
                 if data is not None:
-                    st.image(data, width="stretch")
+                    st.image(data, width="stretch", output_format="PNG")
                 else:
                     st.caption(f"#{image.variant}: the image could not be loaded")
                 label = f"Approve {plain(scene)} #{image.variant}"
@@ -568,7 +569,7 @@ def viewer(rt: Runtime, scene: str) -> None:
             if data is None:
                 st.caption(f"#{image.variant}: the image could not be loaded")
                 continue
-            st.image(data, width="stretch", caption=f"#{image.variant}")
+            st.image(data, width="stretch", caption=f"#{image.variant}", output_format="PNG")
             st.download_button("Download", data, file_name=download_name(image, data),
                                key=f"dl_{scene}_{image.variant}", icon=":material/download:",
                                on_click="ignore", width="stretch")
@@ -638,7 +639,7 @@ def video_dialog(rt: Runtime) -> None:
     resolution = c3.radio("Resolution", [720, 1080], key="video_resolution")
     plan = outcomes.plan_videos(state, model, aspect, resolution)
     variants = {a.image.scene_id: a.image.variant for a in state.approvals.values()}
-    st.dataframe(pd.DataFrame([{"scene_id": i.scene_id,
+    st.dataframe(([{"scene_id": i.scene_id,
                                 "approved image": f"#{variants.get(i.scene_id, '?')}",
                                 "model": i.veo_model, "aspect": i.aspect,
                                 "resolution": f"{i.resolution}p", "seconds": i.duration_s,
