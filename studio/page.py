@@ -76,10 +76,10 @@ def show_notices(section: str) -> None:
     items: list[Notice] = notices(section)
     for n in items:
         _DRAW[n.level](plain(n.text))
-    if items and any(n.level in ("error", "warning") for n in items):
-        if st.button("Dismiss", key=f"dismiss_{section}"):
-            dismiss(section)
-            st.rerun()
+    if items and any(n.level in ("error", "warning") for n in items) \
+            and st.button("Dismiss", key=f"dismiss_{section}"):
+        dismiss(section)
+        st.rerun()
 
 
 # --- sidebar: pages, the workspace's name, recent workspaces --------------------------------

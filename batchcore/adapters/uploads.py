@@ -325,7 +325,7 @@ def check_references(
         original = name.decode("utf-8", "replace") if isinstance(name, (bytes, bytearray)) else str(name)
         shown = _display(original)
 
-        def refuse(reason: str) -> None:
+        def refuse(reason: str, shown: str = shown) -> None:
             refused.append(Refusal(name=shown, reason=f"'{shown}' {reason}"))
 
         if len(accepted) >= room:

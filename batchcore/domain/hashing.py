@@ -46,7 +46,7 @@ def rows_json(rows: Sequence[BatchRow]) -> str:
         payload.append(item)
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     # JSON.stringify escapes lone surrogates as \udxxx (well-formed JSON.stringify).
-    return _LONE_SURROGATE.sub(lambda m: "\\u%04x" % ord(m.group()), text)
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def batch_hash(mode: str, rows: Sequence[BatchRow], now: datetime | None = None) -> str:

@@ -261,7 +261,7 @@ def test_malformed_json_gets_fastify_shape(connect):
 def test_non_json_numbers_get_fastify_shape(connect, token):
     """NaN/Infinity (which Python would read but JSON.parse refuses) → Fastify's malformed-JSON 400, nothing billed."""
     emu = make_emu()
-    body = '{"items": [{"scene_id": "S1", "prompt": "p", "variants": %s}], "runMode": "live"}' % token
+    body = '{"items": [{"scene_id": "S1", "prompt": "p", "variants": ' + token + '}], "runMode": "live"}'
     r = connect(emu).post("/batch/images", content=body.encode(), headers={"content-type": "application/json"})
     assert r.status_code == 400 and r.headers["content-type"].startswith("application/json")
     assert set(r.json()) == {"statusCode", "error", "message"} and r.json()["statusCode"] == 400

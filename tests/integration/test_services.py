@@ -281,7 +281,9 @@ def test_a_failing_save_in_the_worker_is_kept_said_and_saved_later(tmp_path):
     wait_for(lambda: stored(rt, out.ws).state.submissions[
         current_hash(out.ws.state)].state == "sent")
     assert rt.store is not None
-    listener = (lambda conn, _rec: conn.execute("PRAGMA query_only=ON"))
+    def listener(conn, _rec) -> None:
+        conn.execute("PRAGMA query_only=ON")
+
     sa.event.listen(rt.store.engine, "connect", listener)
     rt.store.engine.dispose()
     wait_for(lambda: bool(rt.recorders[out.ws.id].pending))

@@ -6,6 +6,7 @@ import string
 from decimal import Decimal
 
 import pytest
+from pydantic import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -323,7 +324,7 @@ def test_key_returns_the_key_in_clear():
 def test_settings_are_frozen():
     """Settings cannot be changed after they are built."""
     settings = load_settings({})
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         settings.use_mock = False  # type: ignore[misc]
     assert settings.use_mock is True
 

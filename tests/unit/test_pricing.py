@@ -39,9 +39,9 @@ def test_limits_are_the_contract_numbers():
 
 def test_prices_are_exact_decimals():
     """An image costs Decimal('0.002'); an 8 s clip costs $0.50 (veo3) or $0.10 (veo3_fast)."""
-    assert PRICE_PER_IMAGE == Decimal("0.002") and isinstance(PRICE_PER_IMAGE, Decimal)
+    assert Decimal("0.002") == PRICE_PER_IMAGE and isinstance(PRICE_PER_IMAGE, Decimal)
     assert VIDEO_CLIP_SECONDS == 8
-    assert VIDEO_PRICES == {"veo3": Decimal("0.50"), "veo3_fast": Decimal("0.10")}
+    assert {"veo3": Decimal("0.50"), "veo3_fast": Decimal("0.10")} == VIDEO_PRICES
     assert all(isinstance(p, Decimal) for p in VIDEO_PRICES.values())
 
 

@@ -60,6 +60,27 @@ def _js_url_ok(value: str) -> bool:
     return bool(host) and not any(c in host for c in " <>^|\\%\t\n\r")
 
 
+def _ref_problems(refs: Any, at: str) -> list[str]:
+    """The schema's issues with one row's ``ref_pack_public_urls``."""
+    if not isinstance(refs, list) or len(refs) > 6:
+        return [f"{at}.ref_pack_public_urls: expected an array of at most 6"]
+    issues: list[str] = []
+    for j, ref in enumerate(refs):
+        rat = f"{at}.ref_pack_public_urls[{j}]"
+        if not isinstance(ref, dict):
+            issues.append(f"{rat}: expected object")
+            continue
+        issues += [f"{rat}: unknown key {k!r}" for k in set(ref) - {"url", "mode", "hash"}]
+        url = ref.get("url")
+        if not isinstance(url, str) or not _js_url_ok(url) or not url.startswith("https://"):
+            issues.append(f"{rat}.url: invalid url")
+        if ref.get("mode", "style_only") not in REF_MODES:
+            issues.append(f"{rat}.mode: invalid enum value")
+        if "hash" in ref and not isinstance(ref["hash"], str):
+            issues.append(f"{rat}.hash: expected string")
+    return issues
+
+
 def zod_problems(body: Any) -> list[str]:
     """Every issue the server's ImageBatchRequestSchema would raise for ``body`` (strict)."""
     issues: list[str] = []
@@ -98,23 +119,7 @@ def zod_problems(body: Any) -> list[str]:
         if item.get("reference_mode", "style_only") not in REF_MODES:
             issues.append(f"{at}.reference_mode: invalid enum value")
         if "ref_pack_public_urls" in item:
-            refs = item["ref_pack_public_urls"]
-            if not isinstance(refs, list) or len(refs) > 6:
-                issues.append(f"{at}.ref_pack_public_urls: expected an array of at most 6")
-                continue
-            for j, ref in enumerate(refs):
-                rat = f"{at}.ref_pack_public_urls[{j}]"
-                if not isinstance(ref, dict):
-                    issues.append(f"{rat}: expected object")
-                    continue
-                issues += [f"{rat}: unknown key {k!r}" for k in set(ref) - {"url", "mode", "hash"}]
-                url = ref.get("url")
-                if not isinstance(url, str) or not _js_url_ok(url) or not url.startswith("https://"):
-                    issues.append(f"{rat}.url: invalid url")
-                if ref.get("mode", "style_only") not in REF_MODES:
-                    issues.append(f"{rat}.mode: invalid enum value")
-                if "hash" in ref and not isinstance(ref["hash"], str):
-                    issues.append(f"{rat}.hash: expected string")
+            issues += _ref_problems(item["ref_pack_public_urls"], at)
     return issues
 
 
