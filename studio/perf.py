@@ -30,11 +30,12 @@ import os
 import sys
 import threading
 import time
+from typing import Any
 
 __all__ = ["gc_report", "tune_gc"]
 
 _lock = threading.Lock()
-_state: dict[str, object] = {"tuned": False, "frozen": 0, "sweeps": 0, "sweep_ms_max": 0.0}
+_state: dict[str, Any] = {"tuned": False, "frozen": 0, "sweeps": 0, "sweep_ms_max": 0.0}
 #: per generation: [collections, total ms, max ms] since tune_gc (all threads)
 _pauses: dict[int, list[float]] = {0: [0, 0.0, 0.0], 1: [0, 0.0, 0.0], 2: [0, 0.0, 0.0]}
 _started: list[float] = [0.0]

@@ -32,6 +32,7 @@ import io
 import struct
 import zlib
 from dataclasses import dataclass
+from typing import IO, cast
 
 from PIL import Image, UnidentifiedImageError
 
@@ -176,15 +177,15 @@ class _ViewReader(io.RawIOBase):
         self._pos = max(self._pos, end)
         return self._view[start:end].tobytes()
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         chunk = self.read(len(buffer))
         buffer[: len(chunk)] = chunk
         return len(chunk)
 
 
-def _stream(data: bytes | memoryview) -> io.BytesIO | _ViewReader:
+def _stream(data: bytes | memoryview) -> IO[bytes]:
     # io.BytesIO shares a bytes object's memory until written to; a memoryview it would copy.
-    return io.BytesIO(data) if isinstance(data, bytes) else _ViewReader(data)
+    return io.BytesIO(data) if isinstance(data, bytes) else cast(IO[bytes], _ViewReader(data))
 
 
 # ----------------------------------------------------------------------------- headers

@@ -192,7 +192,7 @@ def error_from_response(
         summary += "."
     message = scrub(f"{summary} {hint}".strip(), *secrets)
     cls = _class_for(status)
-    fields = {
+    fields: dict[str, Any] = {
         "status": status,
         "title": scrub(title, *secrets),
         "detail": scrub(detail, *secrets),
