@@ -1,10 +1,10 @@
 """History: past workspaces as a gallery, past batches, spend per day, and a way back."""
 
-from datetime import datetime, timezone
 
 import pandas as pd
 import streamlit as st
 
+from batchcore.domain import clock
 from batchcore.domain.history import batch_history, spend_per_day, spend_totals
 from batchcore.domain.navigation import UNSTORED
 from batchcore.domain.plaintext import plain
@@ -55,7 +55,7 @@ else:
 
 st.subheader("Spend per day (UTC)" + (" — mock" if view.mock else ""))
 per_day = spend_per_day(states)
-totals = spend_totals(per_day, datetime.now(timezone.utc).date())
+totals = spend_totals(per_day, clock.utcnow().date())
 spent = st.columns(3)
 spent[0].metric("Today", format_money(totals["today"]))
 spent[1].metric("Last 7 days", format_money(totals["week"]))

@@ -7,8 +7,6 @@ Prompts, file names and server messages are always drawn as plain text (``st.tex
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import streamlit as st
 
 from batchcore import (
@@ -21,7 +19,7 @@ from batchcore import (
     parse_batch,
     parse_single,
 )
-from batchcore.domain import outcomes
+from batchcore.domain import clock, outcomes
 from batchcore.domain.gallery import card_urls, download_name, scene_takes, video_button_label
 from batchcore.domain.naming import workspace_name
 from batchcore.domain.plaintext import plain
@@ -64,8 +62,7 @@ MODES = ["Single", "Batch"]
 GRID_COLUMNS = ["scene_id", "prompt", "variants"]
 
 
-def _now() -> datetime:
-    return datetime.now(timezone.utc)
+_now = clock.utcnow
 
 
 _DRAW = {"error": st.error, "warning": st.warning, "info": st.info, "success": st.success}

@@ -50,6 +50,7 @@ from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
+from batchcore.domain import clock
 from batchcore.domain.pricing import format_money
 from batchcore.domain.spend import counted_amount
 from batchcore.domain.workflow import WorkflowState, all_submissions
@@ -266,8 +267,7 @@ class LedgerTotals:
         return self.spent + self.reserved
 
 
-def _utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+_utcnow = clock.utcnow
 
 
 def _aware(value: datetime) -> datetime:

@@ -15,6 +15,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timezone
 
+from batchcore.domain import clock
 from batchcore.domain.rows import BatchRow
 
 __all__ = ["batch_hash", "day_bucket", "rows_json"]
@@ -25,7 +26,7 @@ _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 def day_bucket(now: datetime | None = None) -> int:
     """``Math.floor(epoch_ms / 86400000)``: the UTC day number of ``now`` (default: now)."""
-    moment = now if now is not None else datetime.now(timezone.utc)
+    moment = clock.moment(now)
     if moment.tzinfo is None:
         raise ValueError("batch_hash needs an aware datetime (UTC), not a naive one.")
     # timedelta normalises to whole days plus a non-negative remainder: .days is the floor.

@@ -10,12 +10,13 @@ running job has learnt into such a fold. The I/O that produces the outcomes live
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict
 
+from batchcore.domain import clock
 from batchcore.domain.pricing import PRICE_PER_IMAGE, VIDEO_PRICES, format_money, video_cost
 from batchcore.domain.rows import BatchRow
 from batchcore.domain.statuslog import log_entry
@@ -85,8 +86,7 @@ __all__ = [
 TERMINAL = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
 
 
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(timezone.utc)
+_now = clock.moment
 
 
 def after_dry_run(

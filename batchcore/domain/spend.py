@@ -33,6 +33,7 @@ from typing import cast
 
 from pydantic import BaseModel, ConfigDict
 
+from batchcore.domain import clock
 from batchcore.domain.pricing import format_money, to_decimal
 from batchcore.domain.workflow import Gate, Submission, WorkflowState, all_submissions
 from batchcore.errors import InputError, SpendCapExceeded
@@ -220,7 +221,7 @@ def spend_today(
     else:
         submissions = state
         limit = DEFAULT_DAILY_CAP if cap is None else _as_cap(cap)
-    today = as_utc(now if now is not None else datetime.now(timezone.utc)).date()
+    today = as_utc(clock.moment(now)).date()
     spent = reserved = unconfirmed = _ZERO
     for submission in submissions:
         s, r, u = _count(submission)

@@ -7,6 +7,8 @@ from datetime import datetime, timezone
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from batchcore.domain import clock
+
 __all__ = ["LogEntry", "log_entry", "render_log"]
 
 _EMPTY = "-"
@@ -60,7 +62,7 @@ def log_entry(
 ) -> LogEntry:
     """A new entry stamped ``now`` (default: the current UTC time)."""
     return LogEntry(
-        timestamp=now or datetime.now(timezone.utc),
+        timestamp=now or clock.utcnow(),
         job_id=job_id,
         scene_id=scene_id,
         status=status,

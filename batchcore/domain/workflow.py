@@ -12,12 +12,13 @@ allows exactly one live submission and a second click cannot submit twice.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from batchcore.domain import clock
 from batchcore.domain.hashing import batch_hash, day_bucket
 from batchcore.domain.pricing import format_money, image_cost, to_decimal, total_images
 from batchcore.domain.rows import BatchRow, LineError, ParseResult
@@ -85,8 +86,7 @@ BILLED_STATES = frozenset({"accepted", "completed", "partial", "failed"})
 UNBILLED_STATES = frozenset({"rejected", "not_sent"})
 
 
-def _now(now: datetime | None) -> datetime:
-    return now if now is not None else datetime.now(timezone.utc)
+_now = clock.moment
 
 
 class _Frozen(BaseModel):

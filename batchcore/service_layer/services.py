@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from decimal import Decimal
 from functools import reduce
 from typing import Literal
@@ -41,7 +41,7 @@ from batchcore.adapters.store import (
 )
 from batchcore.adapters.uploads import BackendUploader, upload_references
 from batchcore.bootstrap import Runtime
-from batchcore.domain import outcomes
+from batchcore.domain import clock, outcomes
 from batchcore.domain.access import may_open
 from batchcore.domain.exports import decode_manifest
 from batchcore.domain.exports import import_manifest as parse_manifest
@@ -117,8 +117,7 @@ Fold = Callable[[WorkflowState], WorkflowState]
 Level = Literal["error", "warning", "info", "success"]
 
 
-def _now(now: datetime | None = None) -> datetime:
-    return now if now is not None else datetime.now(timezone.utc)
+_now = clock.moment
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from batchcore.domain import clock
 from batchcore.errors import (
     ApiError,
     AuthError,
@@ -78,7 +79,7 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    moment = now if now is not None else datetime.now(timezone.utc)
+    moment = clock.moment(now)
     return max(0.0, (when - moment).total_seconds())
 
 

@@ -6,9 +6,9 @@ import string
 from decimal import Decimal
 
 import pytest
-from pydantic import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from batchcore.config import DEFAULT_BASE_URL, MOCK_BASE_URL, Settings, load_settings
 
