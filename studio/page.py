@@ -147,10 +147,8 @@ def header(rt: Runtime) -> None:
             st.text(f"{label}: {value}")
         for problem in rt.settings.problems:
             st.warning(plain(problem))
-        if not rt.settings.use_mock:
-            st.caption("Everyone who can open this app spends from one shared daily cap. "
-                       "Protect a shared deployment with sign-in or the host's viewer "
-                       "allow-list (see the README).")
+        for note in services.deployment_notes(rt, signed_in=bool(st.session_state.get(OWNER_KEY))):
+            st.caption(plain(note))
 
 
 # --- 1. upload zone ---------------------------------------------------------------------

@@ -90,6 +90,7 @@ __all__ = [
     "confirm_images",
     "confirm_videos",
     "download_asset",
+    "deployment_notes",
     "dry_run",
     "failed_rows",
     "may_spend",
@@ -598,6 +599,23 @@ class SpendView:
             text += (f" This workspace: {format_money(self.workspace_spent)} of its "
                      f"{format_money(self.workspace_cap)} cap.")
         return text
+
+
+def deployment_notes(rt: Runtime, *, signed_in: bool = False) -> list[str]:
+    """What the sidebar says about who may spend and how durable the cap is (real key only)."""
+    cfg = rt.settings
+    if cfg.use_mock:
+        return []
+    notes = []
+    if not signed_in:
+        notes.append("Everyone who can open this app is one team and spends from one shared "
+                     "daily cap. Protect a shared deployment with sign-in or the host's "
+                     "viewer allow-list (see the README).")
+    if not cfg.database_url:
+        notes.append("The spend cap and workspaces are kept in a local SQLite file, which a "
+                     "hosted app loses on every reboot: set DATABASE_URL to a PostgreSQL "
+                     "database.")
+    return notes
 
 
 def spend_view(rt: Runtime, ws: Workspace, now: datetime | None = None) -> SpendView:

@@ -450,3 +450,16 @@ def test_resume_all_finishes_open_work_with_no_page_open(tmp_path):
     final = settled(again, out.ws).state
     assert final.submissions[hash_].state == "completed"
     assert sum(c.count for c in emu.ledger.charges) == 3
+
+
+def test_the_sidebar_notes_say_who_spends_and_how_durable_the_cap_is(tmp_path):
+    """With a real key and no sign-in: one team, one cap; with the default SQLite file: it is
+    lost on a hosted reboot. Mock mode says neither."""
+    from tests.conftest import fake_key
+
+    assert services.deployment_notes(make_rt(tmp_path)) == []
+    real = build(load_settings({"ORCHESTRATOR_API_KEY": fake_key("n")}),
+                 store=WorkspaceStore(f"sqlite:///{tmp_path}/real.sqlite3"))
+    notes = services.deployment_notes(real)
+    assert any("one team" in n for n in notes) and any("DATABASE_URL" in n for n in notes)
+    assert not any("one team" in n for n in services.deployment_notes(real, signed_in=True))
