@@ -672,6 +672,17 @@ def video_dialog(rt: Runtime) -> None:
 # --- 6. status log ----------------------------------------------------------------------
 
 
+def _log_text(state: WorkflowState) -> str:
+    """The last 300 log lines, newest first, rendered once per change (the log only grows,
+    so its length and last line identify it): a status tick does not re-render it."""
+    key = (len(state.log), state.log[-1] if state.log else None)
+    cached = st.session_state.get("_log_text")
+    if cached is None or cached[0] != key:
+        cached = (key, render_log(state.log[-300:], newest_first=True))
+        st.session_state["_log_text"] = cached
+    return cached[1]
+
+
 def status_log(rt: Runtime) -> None:
     st.header("Status log", anchor="status-log")
     state = current()
@@ -691,7 +702,7 @@ def status_log(rt: Runtime) -> None:
             if item.fraction is not None:
                 st.progress(item.fraction)
         if s.log:
-            st.code(render_log(s.log[-300:], newest_first=True), language=None,
+            st.code(_log_text(s), language=None,
                     wrap_lines=True, height=360 if len(s.log) > 14 else "content")
             st.caption(f"{len(s.log)} entries, newest first.")
         else:
