@@ -37,6 +37,7 @@ from batchcore.workflow import Inputs, WorkflowState, unfetched
 from . import media
 from .runtime import Runtime
 from .state import current, dismiss, keep, notices, ws
+from batchcore.grid import apply_grid_edits
 from batchcore.plaintext import plain
 from batchcore.rows import prompt_length_note
 
@@ -95,7 +96,9 @@ def upload_zone(rt: Runtime) -> None:
     state = current()
     files = st.file_uploader(
         "Drop JPG or PNG reference images (at most 6, 10 MB each)",
-        type=["jpg", "jpeg", "png"], accept_multiple_files=True, key="uploader",
+        # No type filter: Streamlit would raise on a name it dislikes (a NUL, another
+        # extension); batchcore checks every file's bytes and says why one is refused.
+        accept_multiple_files=True, key="uploader",
     ) or []
     done: set[str] = st.session_state.setdefault("uploaded_file_ids", set())
     fresh = [f for f in files if f.file_id not in done]
@@ -109,8 +112,8 @@ def upload_zone(rt: Runtime) -> None:
     if state.references:
         st.caption(f"{len(state.references)} reference image(s), attached to every row:")
         cols = st.columns(min(len(state.references), 6))
-        for i, (col, ref) in enumerate(zip(cols, state.references)):
-            with col:
+        for i, ref in enumerate(state.references):  # a 7th (an old workspace) wraps, not vanishes
+            with cols[i % len(cols)]:
                 thumb = media.reference_thumbnail(rt, ref)
                 if thumb:
                     st.image(thumb, width=72)
@@ -156,7 +159,7 @@ def prompts(rt: Runtime) -> None:
         inputs = inputs.model_copy(update={"single_prompt": prompt, "single_variants": variants,
                                            "single_scene_id": scene})
         st.caption(plain(prompt_length_note(prompt)))
-        parsed = parse_single(prompt, variants, scene or None) if prompt.strip() else ParseResult()
+        parsed = parse_single(prompt, variants, scene or None) if prompt else ParseResult()
         stale = False
     else:
         st.caption(f"One row per line: `scene_id | prompt | variants` — at most {MAX_ROWS} rows "
@@ -173,14 +176,14 @@ def prompts(rt: Runtime) -> None:
                               for r in result.rows),
             })
             st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
-        parsed, stale = _batch_draft(inputs)
+        parsed, stale = _batch_draft(rt, inputs)
 
     state = keep(services.update_inputs(rt, ws(), inputs, parsed), "prompts").ws.state
     show_notices("prompts")
     _preview(state, parsed, stale)
 
 
-def _batch_draft(inputs: Inputs) -> tuple[ParseResult, bool]:
+def _batch_draft(rt: Runtime, inputs: Inputs) -> tuple[ParseResult, bool]:
     """The batch draft: the parsed text's rows as edited in the grid, and its errors."""
     if inputs.parsed_text is None:
         return ParseResult(), False
@@ -195,9 +198,15 @@ def _batch_draft(inputs: Inputs) -> tuple[ParseResult, bool]:
     if not inputs.grid and not text_result.errors:
         return ParseResult(), stale
     st.caption("Parsed rows — edit them here; every edit is checked again and changes the batch.")
+    # The edits as the browser sent them (Streamlit would coerce them, or fail on a bad shape).
+    edits = apply_grid_edits(inputs.grid, st.session_state.get(
+        f"grid_{st.session_state.get('grid_version', 0)}"))
+    if not edits.ok:
+        st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
+        keep(services.refuse_input(rt, ws(), "grid edit", edits.message()), "prompts")
     version = st.session_state.get("grid_version", 0)
     frame = pd.DataFrame(list(inputs.grid) or [], columns=GRID_COLUMNS)
-    edited = st.data_editor(
+    st.data_editor(
         frame, key=f"grid_{version}", num_rows="dynamic", hide_index=True,
         width="stretch",
         column_config={
@@ -209,7 +218,7 @@ def _batch_draft(inputs: Inputs) -> tuple[ParseResult, bool]:
                                                       required=True),
         },
     )
-    grid_result = rows_from_records(edited.to_dict("records"))
+    grid_result = rows_from_records(edits.records)
     return ParseResult(rows=grid_result.rows,
                        errors=[*text_result.errors, *grid_result.errors]), stale
 
@@ -325,7 +334,7 @@ def confirm_images(rt: Runtime, hash_: str) -> None:
         st.error("The dry-run for this batch is gone; run Dry-Run Images again.")
         return
     st.write(f"This sends **{len(rows)} rows** for live generation: "
-             f"**{receipt.images} images** for **{format_money(receipt.estimated_cost)}**.")
+             f"**{receipt.images} images** for **{plain(format_money(receipt.estimated_cost))}**.")
     st.dataframe(pd.DataFrame([{"scene_id": r.scene_id, "variants": r.variants,
                                 "cost": format_money(PRICE_PER_IMAGE * r.variants)}
                                for r in rows]), hide_index=True, width="stretch")
@@ -427,7 +436,7 @@ def video_dialog(rt: Runtime) -> None:
                                 "cost": format_money(VIDEO_PRICES[i.veo_model])}
                                for i in plan.items]), hide_index=True, width="stretch")
     st.write(f"**{plan.clips} clip{'s' if plan.clips != 1 else ''}** × "
-             f"{format_money(VIDEO_PRICES[model])} = **{format_money(plan.cost)}**")
+             f"{plain(format_money(VIDEO_PRICES[model]))} = **{plain(format_money(plan.cost))}**")
     typed = st.text_input(f"Type the number of clips ({plan.clips}) to confirm",
                           key="video_typed")
     ok = video_confirmation_ok(typed, plan.clips)
@@ -536,7 +545,7 @@ def exports(rt: Runtime) -> None:
                            file_name="status-log.txt", mime="text/plain",
                            disabled=not state.log, key="dl_log")
         upload = st.file_uploader("Import a manifest (CSV or JSON) as a new batch",
-                                  type=["csv", "json"], key="manifest_upload")
+                                  key="manifest_upload")  # any name: the content decides
         if upload is not None and st.button("Import as new batch", key="import_manifest"):
             out = keep(services.import_manifest(rt, ws(), upload.name, upload.getvalue()),
                        "import")

@@ -832,3 +832,13 @@ def fetch_asset(rt: Runtime, url: str) -> bytes | None:
         return rt.client.fetch_asset(url) or None
     except (BatchStudioError, ValueError):
         return None
+
+
+# --- refusals the page detects while drawing (issue 11) ----------------------------------------
+
+
+def refuse_input(rt: Runtime, ws: Workspace, what: str, text: str) -> Outcome:
+    """Something entered could not be used (a grid edit of the wrong shape, a file the drop
+    zone cannot take): logged, and said as an error that stays until dismissed."""
+    out = _commit(rt, ws, lambda s: append_log(s, log_entry("refused", f"{what}: {text}")))
+    return replace(out, notices=(Notice("error", text), *out.notices))
