@@ -41,6 +41,8 @@ class Runtime:
     #: per workspace, results from the server not saved yet (see services.WorkspaceRecorder)
     recorders: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the last answer of services.check_backend (None until it ran)
+    backend_check: Any = None
 
     @property
     def deployment(self) -> str:

@@ -210,6 +210,17 @@ class OrchestratorClient:
         response = self._call("GET", "/healthz", what="health check", paid=False, send_key=False)
         return parse_health(self._json(response, "health check"))
 
+    def check_key(self, *, timeout: float = 5.0) -> None:
+        """One cheap authenticated call (``GET /status/job_0_keycheck``: free, no work, the
+        real server answers a placeholder): returns if the key is accepted, raises
+        :class:`AuthError` if refused, :class:`OrchestratorError` if it could not be told.
+        A single try with a short timeout: it runs when the page opens."""
+        response = self._call("GET", "/status/job_0_keycheck", what="key check", paid=False,
+                              raise_status=False, attempts=1,
+                              timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)))
+        if response.status_code in (401, 403, 429) or response.status_code >= 500:
+            raise error_from_response(response, secrets=(self._api_key,))
+
     def dry_run_images(self, rows: Sequence[BatchRow], *, batch_hash: str) -> DryRunResult:
         """``POST /batch/images`` with ``runMode: "dry_run"``: the cost, nothing generated."""
         body = image_request(rows, "dry_run", own_base_url=self.base_url)
@@ -349,6 +360,7 @@ class OrchestratorClient:
         safe_only: bool = False,
         raise_status: bool = True,
         absolute: bool = False,
+        attempts: int | None = None,
     ) -> httpx.Response:
         if paid and not batch_hash:
             raise ValueError("a paid call needs its batch hash")
@@ -359,7 +371,7 @@ class OrchestratorClient:
         try:
             for attempt in stamina.retry_context(
                 on=self._retry_hook(paid=paid, safe_only=safe_only),
-                attempts=self.retry_attempts,
+                attempts=attempts or self.retry_attempts,
                 timeout=self.retry_timeout,
                 wait_initial=0.5,
                 wait_max=10.0,

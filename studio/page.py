@@ -82,6 +82,12 @@ def header(rt: Runtime) -> None:
             st.text(f"{label}: {value}")
         for problem in rt.settings.problems:
             st.warning(plain(problem))
+        check = services.check_backend(rt)
+        {"accepted": st.success, "refused": st.error, "unknown": st.warning}[check.state](
+            plain(check.text))
+        if check.state != "accepted" and st.button("Check the key again", key="check_key"):
+            services.check_backend(rt, again=True)
+            st.rerun()
         if not rt.settings.use_mock:
             st.caption("Everyone who can open this app spends from one shared daily cap. "
                        "Protect a shared deployment with sign-in or the host's viewer "

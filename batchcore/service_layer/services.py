@@ -31,7 +31,15 @@ from typing import Literal
 
 from .. import generation as gen
 from ..bootstrap import Runtime
-from ..errors import BatchStudioError, GuardrailError, SpendCapExceeded, StoreError, TransportError
+from ..errors import (
+    AuthError,
+    BatchStudioError,
+    GuardrailError,
+    RateLimited,
+    SpendCapExceeded,
+    StoreError,
+    TransportError,
+)
 from ..exports import decode_manifest
 from ..exports import import_manifest as parse_manifest
 from ..jobs import Job, process_token, token_may_be_alive
@@ -68,8 +76,10 @@ __all__ = [
     "SpendView",
     "Workspace",
     "WorkspaceRecorder",
+    "BackendCheck",
     "add_references",
     "approve_image",
+    "check_backend",
     "confirm_images",
     "confirm_videos",
     "download_asset",
@@ -83,6 +93,7 @@ __all__ = [
     "load_batch",
     "new_workspace",
     "open_workspace",
+    "refuse_input",
     "remove_reference",
     "resume_all",
     "retry_failed_rows",
@@ -92,6 +103,10 @@ __all__ = [
 ]
 
 Fold = Callable[[WorkflowState], WorkflowState]
+#: said with every 429: the server's limit counts requests per client address, so every
+#: person using one deployment of this app draws on the same 100 a minute
+_SHARED_LIMIT = ("The orchestrator allows 100 requests a minute from this app's address, "
+                 "shared by everyone using this deployment.")
 Level = Literal["error", "warning", "info", "success"]
 
 
@@ -609,6 +624,8 @@ def generate_gate(rt: Runtime, ws: Workspace, spend: SpendView,
     who = may_spend(rt, ws)
     if not who:
         return who
+    if rt.backend_check is not None and rt.backend_check.state == "refused":
+        return Gate(allowed=False, code="key", reason=rt.backend_check.text)
     cost = image_cost(state.draft.rows)
     if not spend.allows(cost):
         return Gate(allowed=False, code="cap", reason=(
@@ -842,3 +859,34 @@ def refuse_input(rt: Runtime, ws: Workspace, what: str, text: str) -> Outcome:
     zone cannot take): logged, and said as an error that stays until dismissed."""
     out = _commit(rt, ws, lambda s: append_log(s, log_entry("refused", f"{what}: {text}")))
     return replace(out, notices=(Notice("error", text), *out.notices))
+
+
+@dataclass(frozen=True)
+class BackendCheck:
+    """Whether the backend accepts the API key: ``accepted``, ``refused`` or ``unknown``."""
+
+    state: Literal["accepted", "refused", "unknown"]
+    text: str
+
+
+def check_backend(rt: Runtime, *, again: bool = False) -> BackendCheck:
+    """Ask the backend once (per runtime, or ``again``) whether it accepts the key, with one
+    cheap authenticated call; the sidebar says it, and Generate stays off while refused."""
+    if rt.backend_check is not None and not again:
+        return rt.backend_check
+    where = "the built-in emulator" if rt.settings.use_mock else rt.client.base_url
+    try:
+        rt.client.check_key()
+    except AuthError as exc:
+        told = (" — ".join(t for t in (exc.title, exc.detail) if t) or str(exc)).rstrip(".")
+        check = BackendCheck("refused", f"Key refused by {where}: {told}. Check "
+                                        "ORCHESTRATOR_API_KEY; paid steps stay off until it is "
+                                        "accepted.")
+    except RateLimited as exc:
+        check = BackendCheck("unknown", f"The key could not be checked: {exc} {_SHARED_LIMIT}")
+    except BatchStudioError as exc:
+        check = BackendCheck("unknown", f"The key could not be checked: {exc}")
+    else:
+        check = BackendCheck("accepted", f"Key accepted by {where}.")
+    rt.backend_check = check
+    return check
