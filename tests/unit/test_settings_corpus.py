@@ -67,3 +67,37 @@ def test_hostile_setting(case):
 def test_the_corpus_is_large_enough():
     """At least 40 hostile settings, each with an id and an expectation."""
     assert len(CASES) >= 40 and all(c["id"] and "expect" in c for c in CASES)
+
+
+def test_no_secrets_file_is_quiet_but_a_broken_one_is_said():
+    """Streamlit's 'no secrets found' says nothing; a parse error is one sentence with its place."""
+    from batchcore.config import secrets_problem
+
+    assert secrets_problem("no-secrets-found", "No secrets found. Valid paths …") == ""
+    said = secrets_problem("failed-parsing-secrets-file",
+                           "Error parsing secrets file at /x/secrets.toml: Invalid value "
+                           "(at line 3, column 9)")
+    assert said == ("The secrets file (.streamlit/secrets.toml) could not be read (at line 3, "
+                    "column 9); every setting in it is ignored, so settings come from the "
+                    "environment only.")
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("https://user:pw@h.example/x", "https://***@h.example/x"),
+    ("https://:pw@h.example", "https://***@h.example"),
+    ("https://h.example/a@b", "https://h.example/a@b"),
+    ("https://h.example", "https://h.example"),
+])
+def test_redact_url_hides_user_and_password_only(url, shown):
+    """redact_url replaces the user-info part and nothing else (an @ in the path stays)."""
+    from batchcore.config import redact_url
+
+    assert redact_url(url) == shown
+
+
+def test_a_url_with_credentials_is_used_without_them():
+    """The backend address keeps host, port and path; the user name and password are dropped."""
+    from batchcore.config import check_base_url
+
+    url, problems = check_base_url("https://u:p@h.example:8443/api/")
+    assert url == "https://h.example:8443/api" and len(problems) == 1
