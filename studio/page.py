@@ -279,7 +279,9 @@ def actions(rt: Runtime) -> None:
     if dry:
         dismiss("actions")
         with st.spinner("Dry-run…"):
-            keep(services.dry_run(rt, ws(), now), "actions")
+            note = st.empty()  # "the server is busy — retrying in N s" while it waits
+            keep(services.dry_run(rt, ws(), now, on_wait=lambda text: note.info(plain(text))),
+                 "actions")
         st.rerun()
     if gen_click and gate:
         st.session_state["confirm_images"] = hash_
@@ -401,15 +403,16 @@ def video(rt: Runtime) -> None:
         st.header("5. Video")
         n = len(state.approvals)
         st.caption(f"{n} approved scene{'s' if n != 1 else ''}: one 8-second clip each.")
-        busy = bool(in_flight(state, "videos"))
-        if st.button("Generate Video", key="generate_video", disabled=busy):
+        gate = services.video_gate(rt, ws())
+        if st.button("Generate Video", key="generate_video", disabled=not gate):
             st.session_state["video_dialog"] = True
-        if busy:
-            st.caption("Videos are being generated — see the status log.")
+        if not gate:
+            st.caption(plain(gate.reason))
         show_notices("video")
         if st.session_state.get("video_dialog"):
             video_dialog(rt)
     if state.videos:
+        notes = services.clip_notes(ws())
         cols = st.columns(3)
         for i, clip in enumerate(state.videos.values()):
             with cols[i % 3]:
@@ -420,8 +423,8 @@ def video(rt: Runtime) -> None:
                         st.video(data)
                     else:
                         st.caption("The clip could not be loaded.")
-                elif clip.error:
-                    st.text(clip.error)
+                elif notes.get(clip.scene_id):
+                    st.text(notes[clip.scene_id])
 
 
 @st.dialog("Generate video", width="large")

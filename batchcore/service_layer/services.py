@@ -31,11 +31,14 @@ from typing import Literal
 
 from .. import generation as gen
 from ..bootstrap import Runtime
+from ..client import report_waits
+from ..problems import SHARED_RATE_LIMIT
+from ..capabilities import clip_notes as _clip_notes
+from ..capabilities import videos_unavailable
 from ..errors import (
     AuthError,
     BatchStudioError,
     GuardrailError,
-    RateLimited,
     SpendCapExceeded,
     StoreError,
     TransportError,
@@ -47,7 +50,7 @@ from ..pricing import format_money, image_cost
 from ..retry_rows import plan_retry
 from ..rows import BatchRow, ParseResult, attach_refs, format_batch, parse_batch
 from ..spend import counted_amount, utc_day
-from ..statuslog import log_entry
+from ..statuslog import LogEntry, log_entry
 from ..store import Charge, LoadResult, Reservation, StaleWorkspace
 from ..uploads import BackendUploader, upload_references
 from ..workflow import (
@@ -80,6 +83,7 @@ __all__ = [
     "add_references",
     "approve_image",
     "check_backend",
+    "clip_notes",
     "confirm_images",
     "confirm_videos",
     "download_asset",
@@ -100,13 +104,10 @@ __all__ = [
     "spend_view",
     "sync",
     "update_inputs",
+    "video_gate",
 ]
 
 Fold = Callable[[WorkflowState], WorkflowState]
-#: said with every 429: the server's limit counts requests per client address, so every
-#: person using one deployment of this app draws on the same 100 a minute
-_SHARED_LIMIT = ("The orchestrator allows 100 requests a minute from this app's address, "
-                 "shared by everyone using this deployment.")
 Level = Literal["error", "warning", "info", "success"]
 
 
@@ -519,8 +520,12 @@ def failed_rows(ws: Workspace) -> list[str]:
 # --- dry-run and the gate --------------------------------------------------------------------
 
 
-def dry_run(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outcome:
-    """Dry-Run Images: free; a receipt for today's hash of the draft, with its cost."""
+def dry_run(rt: Runtime, ws: Workspace, now: datetime | None = None,
+            on_wait: Callable[[str], None] | None = None) -> Outcome:
+    """Dry-Run Images: free; a receipt for today's hash of the draft, with its cost.
+
+    While the server answers 429 the client waits and tries again; ``on_wait`` hears each
+    wait ("the server is busy — retrying in N s"), and the outcome says it."""
     state = ws.state
     if not state.draft.rows or state.draft.errors:
         return Outcome(ws, _error("Nothing to dry-run: write a prompt or fix the batch first."))
@@ -528,14 +533,40 @@ def dry_run(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outcome:
     hash_ = current_hash(state, moment)
     rows = list(state.draft.rows)
     mode = state.draft.mode
+    waits: list[str] = []
+
+    def heard(seconds: float | None, text: str) -> None:
+        waits.append(text)
+        if on_wait is not None:
+            on_wait(text)
+
     try:
-        result = rt.client.dry_run_images(rows, batch_hash=hash_)
+        with report_waits(heard):
+            result = rt.client.dry_run_images(rows, batch_hash=hash_)
     except BatchStudioError as exc:
         why = str(exc)
-        out = _commit(rt, ws, lambda s: append_log(s, log_entry(
-            "failed", f"dry-run: {why}", job_id=hash_[:12], now=moment)))
+        out = _commit(rt, ws, lambda s: append_log(s, *_wait_entries(waits, hash_, moment),
+                                                   log_entry("failed", f"dry-run: {why}",
+                                                             job_id=hash_[:12], now=moment)))
         return replace(out, notices=(*_error(f"Dry-run failed: {why}"), *out.notices))
-    return _commit(rt, ws, lambda s: gen.after_dry_run(s, mode, rows, result, now=moment))
+    out = _commit(rt, ws, lambda s: gen.after_dry_run(
+        append_log(s, *_wait_entries(waits, hash_, moment)), mode, rows, result, now=moment))
+    if waits:
+        out = replace(out, notices=(Notice("info", (
+            f"The server was busy (429 Too Many Requests) {len(waits)} time(s); the dry-run "
+            f"waited and then went through. {SHARED_RATE_LIMIT}")), *out.notices))
+    return out
+
+
+def _wait_entries(waits: Sequence[str], hash_: str, moment: datetime) -> list[LogEntry]:
+    return [log_entry("waiting", text, job_id=hash_[:12], now=moment) for text in waits]
+
+
+def _wait_logger(rec: WorkspaceRecorder, hash_: str) -> Callable[[float | None, str], None]:
+    """For a background job: each wait on the server's rate limit goes into the status log."""
+    def heard(seconds: float | None, text: str) -> None:
+        rec.record(lambda s: append_log(s, log_entry("waiting", text, job_id=hash_[:12])))
+    return heard
 
 
 @dataclass(frozen=True)
@@ -627,6 +658,9 @@ def generate_gate(rt: Runtime, ws: Workspace, spend: SpendView,
     if rt.backend_check is not None and rt.backend_check.state == "refused":
         return Gate(allowed=False, code="key", reason=rt.backend_check.text)
     cost = image_cost(state.draft.rows)
+    if spend.problem:  # not "over the cap": the ledger cannot be read at all
+        return Gate(allowed=False, code="ledger", reason=(
+            f"The spend ledger cannot be read, so paid actions are off: {spend.problem}"))
     if not spend.allows(cost):
         return Gate(allowed=False, code="cap", reason=(
             f"This costs {format_money(cost)}: more than is left under the daily spend cap. "
@@ -700,7 +734,8 @@ def _start_images(rt: Runtime, workspace_id: str, hash_: str, rows: list[BatchRo
         if not _send_or_refuse(rec, hash_, gen.after_image_error):
             return
         try:
-            result = gen.run_images(rt.client, rows, hash_, job, poll_every=poll)
+            with report_waits(_wait_logger(rec, hash_)):
+                result = gen.run_images(rt.client, rows, hash_, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001 - every failure is recorded
             seen = gen.checkpoint_fold(job)
             rec.record(lambda s, e=exc: gen.after_image_error(seen(s), hash_, e))
@@ -721,7 +756,8 @@ def _start_resume(rt: Runtime, workspace_id: str, sub: Submission) -> None:
     def work(job: Job) -> None:
         job.on_checkpoint = lambda j: rec.record(gen.checkpoint_fold(j))
         try:
-            result = gen.resume_polling(rt.client, sub, job, poll_every=poll)
+            with report_waits(_wait_logger(rec, hash_)):
+                result = gen.resume_polling(rt.client, sub, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001
             seen = gen.checkpoint_fold(job)
             rec.record(lambda s, e=exc: gen.after_image_error(seen(s), hash_, e))
@@ -823,7 +859,8 @@ def _start_videos(rt: Runtime, workspace_id: str, hash_: str, plan: gen.VideoPla
         if not _send_or_refuse(rec, hash_, gen.after_video_error):
             return
         try:
-            result = gen.run_videos(rt.client, plan, hash_, job, poll_every=poll)
+            with report_waits(_wait_logger(rec, hash_)):
+                result = gen.run_videos(rt.client, plan, hash_, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001
             seen = gen.checkpoint_fold(job)
             rec.record(lambda s, e=exc: gen.after_video_error(seen(s), hash_, e))
@@ -882,11 +919,26 @@ def check_backend(rt: Runtime, *, again: bool = False) -> BackendCheck:
         check = BackendCheck("refused", f"Key refused by {where}: {told}. Check "
                                         "ORCHESTRATOR_API_KEY; paid steps stay off until it is "
                                         "accepted.")
-    except RateLimited as exc:
-        check = BackendCheck("unknown", f"The key could not be checked: {exc} {_SHARED_LIMIT}")
     except BatchStudioError as exc:
         check = BackendCheck("unknown", f"The key could not be checked: {exc}")
     else:
         check = BackendCheck("accepted", f"Key accepted by {where}.")
     rt.backend_check = check
     return check
+
+
+def video_gate(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Gate:
+    """May Generate Video be pressed? Off while videos are in flight, and after this backend
+    answered 501 Not Implemented (see ``capabilities.videos_unavailable``)."""
+    if in_flight(ws.state, "videos"):
+        return Gate(allowed=False, code="busy",
+                    reason="Videos are being generated — see the status log.")
+    why = videos_unavailable(ws.state, rt.deployment, _now(now))
+    if why:
+        return Gate(allowed=False, code="unavailable", reason=why)
+    return Gate(allowed=True)
+
+
+def clip_notes(ws: Workspace) -> dict[str, str]:
+    """The error to show under each clip (a whole-batch refusal is shown once, not per clip)."""
+    return _clip_notes(ws.state.videos, ws.state.submissions)
