@@ -232,32 +232,8 @@ def test_partial_failure_bills_only_the_rows_that_came_back(app):
 # --- the dry-run fails ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status, body, content_type, said", [
-    (400, PROBLEM, "application/problem+json",
-     "Dry-run failed: The orchestrator refused the request (400 Bad Request: " + MARKUP_TITLE),
-    (400, {"error": MARKUP_TITLE, "message": MARKUP_DETAIL}, "application/json",
-     "Dry-run failed: The orchestrator answered 400 Bad Request (" + MARKUP_TITLE + "): "),
-    (400, {"statusCode": 400, "error": "Bad Request", "message": MARKUP_DETAIL},
-     "application/json", "Dry-run failed: The orchestrator answered 400 Bad Request: [click]"),
-    (502, f"<html><head><title>{MARKUP_TITLE}</title></head><body>down</body></html>",
-     "text/html", ("Dry-run failed: The orchestrator's gateway answered 502 Bad Gateway (an HTML "
-                  "error page: \"**Bold** __x__ alert(1)\")")),
-    (503, MARKUP_DETAIL, "text/plain", ("Dry-run failed: The orchestrator answered 503 Service "
-                                       "Unavailable: [click]")),
-    (200, '{"batchId": "batch_1_', "application/json",
-     ("Dry-run failed: The orchestrator answered the dry-run request with text that is not valid "
-     "JSON")),
-], ids=["problem+json", "legacy", "fastify", "html-502", "text-503", "broken-200"])
-def test_a_failed_dry_run_says_what_the_server_said_as_text(app, status, body, content_type, said):
-    """Every error body the orchestrator (or a proxy) can send, with markup: one plain sentence, no markup rendered, nothing billed."""
-    arm_answer(status, body, kind_type=content_type, times=None)
-    enter_batch(app)
-    dry_run(app)
-    shown = visible(app)
-    assert said in shown, shown[-2500:]
-    assert_sound(app, MARKUP_TITLE, MARKUP_DETAIL)
-    assert app.session_state["wf"].receipts == {} and units() == 0
-    assert app.button(key="generate").disabled
+# (Every error body a dry-run can get, with markup, is in tests/data/hostile/server_answers.jsonl,
+# driven through the page by tests/app/test_hostile_page.py.)
 
 
 def test_a_dry_run_that_cannot_connect_says_nothing_was_sent(app):

@@ -30,6 +30,7 @@ from tests.app.conftest import (
     wait_until_idle,
 )
 from tests.app.hostile_page import assert_sound, visible
+from tests.conftest import fake_key
 from tests.unit.test_hostile_corpus import build, entry_lines, manifest_bytes
 from tests.unit.test_hostile_uploads import build as build_upload
 
@@ -331,3 +332,53 @@ def test_the_paid_dialogs_render_no_markup(tmp_path):
     at.button(key="generate_video").click().run()
     assert_sound(at, text)
     assert "1 clip × $0.10 = $0.10" in visible(at).replace("*", "")
+
+
+# --- server answers ----------------------------------------------------------------------------
+
+
+def build_answer(value: Any) -> Any:
+    """Answer bodies may hold builders: ``$fake_key`` (an echoed key), ``$concat``."""
+    if isinstance(value, dict) and "$fake_key" in value:
+        return fake_key("echo")
+    if isinstance(value, dict) and "$concat" in value:
+        return "".join(build_answer(v) for v in value["$concat"])
+    if isinstance(value, dict):
+        return {k: build_answer(v) for k, v in value.items()}
+    return value
+
+
+@pytest.mark.parametrize("case", params("server_answers.jsonl"))
+def test_server_answer_through_the_page(case, tmp_path):
+    """A hostile answer from the server (or a proxy) to a dry-run, a paid call or an upload: said as plain text, nothing billed that was refused."""
+    at = make_app(tmp_path).run()
+    body = build_answer(case["body"])
+    when = case["when"]
+    route = "/upload-reference" if when == "upload" else "/batch/images"
+    if when.startswith("live"):
+        enter_batch(at)
+        dry_run(at)
+    emulator().faults.add(kind="answer_after" if when == "live_after" else "answer", route=route,
+                          times=None if when == "dry_run" else 1, answer_status=case["status"],
+                          answer_body=body, answer_type=case["type"],
+                          answer_headers=case["headers"])
+    if when == "dry_run":
+        enter_batch(at)
+        dry_run(at)
+        assert at.session_state["wf"].receipts == {}
+    elif when == "upload":
+        png = bytes(build_upload({"kind": "image", "fmt": "PNG", "size": [20, 20]}, seed=1))
+        at.file_uploader(key="uploader").set_value([("cat.png", png, "image/png")]).run()
+        assert at.session_state["wf"].references == ()
+    else:
+        confirm_generate(at)
+    shown = visible(at)
+    for fragment in case["expect"]["says"]:
+        assert fragment in shown, (fragment, shown[-2500:])
+    assert fake_key("echo") not in shown
+    assert_sound(at, *strings_in(body))
+    billed = 6 if when == "live_after" else 0
+    assert units() == billed
+    for _ in range(3):
+        at.run()
+    assert units() == billed
