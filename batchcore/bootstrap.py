@@ -43,6 +43,8 @@ class Runtime:
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: the last answer of services.check_backend (None until it ran)
     backend_check: Any = None
+    #: fetches images and clips off the page's thread (services.pictures makes it)
+    asset_loader: Any = None
 
     @property
     def deployment(self) -> str:

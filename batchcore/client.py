@@ -317,18 +317,23 @@ class OrchestratorClient:
             )
         return refs
 
-    def fetch_asset(self, url: str) -> bytes:
+    def fetch_asset(self, url: str, *, attempts: int | None = None,
+                    timeout: float | None = None) -> bytes:
         """GET an image or video URL through the same transport and return its bytes.
 
         The key is sent only when ``url`` is on the orchestrator's own host. A relative URL
-        is read against ``base_url``."""
+        is read against ``base_url``. ``attempts`` and ``timeout`` (seconds) bound the call
+        (the page's thumbnails use one short try; a failed one is tried again later)."""
         if not url:
             raise InputError("There is no URL to load.")
         target = httpx.URL(urljoin(self.base_url + "/", url))
         same_host = _origin(target) == _origin(self._base)
         try:
             response = self._call("GET", str(target), what="asset", paid=False,
-                                  send_key=same_host, raise_status=False, absolute=True)
+                                  send_key=same_host, raise_status=False, absolute=True,
+                                  attempts=attempts,
+                                  timeout=None if timeout is None else httpx.Timeout(
+                                      timeout, connect=min(timeout, 3.0)))
         except TransportError as exc:
             raise TransportError(f"Could not load {self._where(target)}: {exc}") from None
         if response.is_error:

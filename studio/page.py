@@ -120,9 +120,7 @@ def upload_zone(rt: Runtime) -> None:
         cols = st.columns(min(len(state.references), 6))
         for i, ref in enumerate(state.references):  # a 7th (an old workspace) wraps, not vanishes
             with cols[i % len(cols)]:
-                thumb = media.reference_thumbnail(rt, ref)
-                if thumb:
-                    st.image(thumb, width=72)
+                media.reference_chip(rt, ref)
                 st.text(ref.name)
                 if st.button("Remove", key=f"rm_ref_{i}_{ref.sha256[:8]}",
                              help=f"Remove reference {i + 1}"):
@@ -369,6 +367,8 @@ def thumbnails(rt: Runtime) -> None:
     if not state.images:
         return
     st.header("4. Approve one image per scene")
+    wanted = [(i.thumbnail_url or i.url, i.url) for imgs in state.images.values() for i in imgs]
+    pics = media.pictures(rt, wanted)  # fetched all at once, off the script thread
     for scene, images in state.images.items():
         approved = state.approvals.get(scene)
         st.markdown(f"**{plain(scene)}**")
@@ -378,11 +378,9 @@ def thumbnails(rt: Runtime) -> None:
         for col, image in zip(cols, images):
             with col:
                 is_pick = approved is not None and approved.image == image
-                data = media.image_bytes(rt, image.thumbnail_url or image.url, image.url)
-                if data is not None:
-                    st.image(data, width=240)
-                else:
-                    st.caption(f"#{image.variant}: the image could not be loaded")
+                key = tuple(u for u in (image.thumbnail_url or image.url, image.url) if u)
+                media.draw(pics[key], width=240,
+                           missing=f"#{image.variant}: the image could not be loaded.")
                 label = f"Approve {plain(scene)} #{image.variant}"
                 if st.button(label, key=f"approve_{scene}_{image.variant}",
                              type="primary" if is_pick else "secondary",
@@ -391,6 +389,7 @@ def thumbnails(rt: Runtime) -> None:
                     st.rerun()
                 if is_pick:
                     st.markdown("**✓ Approved**")
+    media.redraw_when_loaded(rt, wanted)
     show_notices("approve")
 
 
@@ -418,11 +417,7 @@ def video(rt: Runtime) -> None:
             with cols[i % 3]:
                 st.text(f"{clip.scene_id} — {clip.status}")
                 if clip.status == "done" and clip.url:
-                    data = media.video_bytes(rt, clip.url)
-                    if data is not None:
-                        st.video(data)
-                    else:
-                        st.caption("The clip could not be loaded.")
+                    media.video(rt, clip.url)
                 elif notes.get(clip.scene_id):
                     st.text(notes[clip.scene_id])
 

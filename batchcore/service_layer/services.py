@@ -30,6 +30,7 @@ from functools import reduce
 from typing import Literal
 
 from .. import generation as gen
+from ..assets import AssetLoader, AssetView, asset_source
 from ..bootstrap import Runtime
 from ..client import report_waits
 from ..problems import SHARED_RATE_LIMIT
@@ -80,6 +81,7 @@ __all__ = [
     "Workspace",
     "WorkspaceRecorder",
     "BackendCheck",
+    "Picture",
     "add_references",
     "approve_image",
     "check_backend",
@@ -97,6 +99,8 @@ __all__ = [
     "load_batch",
     "new_workspace",
     "open_workspace",
+    "pictures",
+    "pictures_settled",
     "refuse_input",
     "remove_reference",
     "resume_all",
@@ -521,7 +525,7 @@ def failed_rows(ws: Workspace) -> list[str]:
 
 
 def dry_run(rt: Runtime, ws: Workspace, now: datetime | None = None,
-            on_wait: Callable[[str], None] | None = None) -> Outcome:
+            on_wait: Callable[[str], object] | None = None) -> Outcome:
     """Dry-Run Images: free; a receipt for today's hash of the draft, with its cost.
 
     While the server answers 429 the client waits and tries again; ``on_wait`` hears each
@@ -942,3 +946,74 @@ def video_gate(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Gate:
 def clip_notes(ws: Workspace) -> dict[str, str]:
     """The error to show under each clip (a whole-batch refusal is shown once, not per clip)."""
     return _clip_notes(ws.state.videos, ws.state.submissions)
+
+
+# --- pictures without blocking the page (issue 11) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Picture:
+    """How the page shows one image or clip: ``url`` (the browser loads it itself), ``data``
+    (fetched here), ``loading`` (a placeholder; it is being fetched), or ``missing``
+    (``text`` says why)."""
+
+    kind: Literal["url", "data", "loading", "missing"]
+    url: str = ""
+    data: bytes | None = None
+    text: str = ""
+
+
+#: one short try per server-side fetch; a failed one is tried again later, not now
+ASSET_TIMEOUT_S = 5.0
+
+
+def _loader(rt: Runtime) -> AssetLoader:
+    with rt.lock:
+        if rt.asset_loader is None:
+            client = rt.client
+            rt.asset_loader = AssetLoader(
+                lambda url: client.fetch_asset(url, attempts=1, timeout=ASSET_TIMEOUT_S))
+        loader: AssetLoader = rt.asset_loader
+        return loader
+
+
+def _source(rt: Runtime, url: str) -> str:
+    return asset_source(url, mock=rt.settings.use_mock, backend_url=rt.client.base_url)
+
+
+def pictures(rt: Runtime, wanted: Sequence[Sequence[str]], wait: float = 0.0
+             ) -> dict[tuple[str, ...], Picture]:
+    """For each preference list of URLs (thumbnail first, then the full image), what to show.
+
+    A real backend's https URLs go to the browser as they are; what the browser cannot load
+    (mock mode, the orchestrator's own host) is fetched off the page's thread, all at once,
+    waiting at most ``wait`` seconds in all; anything else is ``missing`` with the reason.
+    """
+    keys = [tuple(u for u in urls if u) for urls in wanted]
+    views = _loader(rt).views([k[0] for k in keys if k and _source(rt, k[0]) == "server"], wait)
+    return {key: _picture(rt, key, views) for key in keys}
+
+
+def _picture(rt: Runtime, key: tuple[str, ...], views: dict[str, AssetView]) -> Picture:
+    reason = "there is no address for it"
+    for url in key:
+        source = _source(rt, url)
+        if source == "browser":
+            return Picture("url", url=url)
+        if source == "none":
+            reason = "its address cannot be shown here"
+            continue
+        view = views.get(url) or _loader(rt).view(url)
+        if view.state == "ready":
+            return Picture("data", url=url, data=view.data)
+        if view.state == "loading":
+            return Picture("loading", url=url)
+        reason = (f"{view.reason} It is tried again in {view.retry_in:.0f} s."
+                  if view.retry_in else view.reason)
+    return Picture("missing", text=reason)
+
+
+def pictures_settled(rt: Runtime, wanted: Sequence[Sequence[str]]) -> bool:
+    """No server-side fetch of these pictures is still running (the page can redraw)."""
+    firsts = [urls[0] for urls in wanted if urls and urls[0]]
+    return _loader(rt).settled(u for u in firsts if _source(rt, u) == "server")
