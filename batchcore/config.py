@@ -8,6 +8,7 @@ line or an error text, and :meth:`Settings.describe` (what the sidebar shows) om
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -58,6 +59,14 @@ class Settings(BaseModel):
     mock_latency_ms: int = 150
     mock_profile: str = "head"  # "brief": the emulator answers in the brief's async shape
     poll_seconds: float = 2.0
+    #: where reference images go: "backend" (POST /upload-reference) or "gcs" (our own bucket
+    #: by V4 signed URLs, the brief's plan)
+    reference_upload: str = "backend"
+    gcs_bucket: str = ""
+    gcs_endpoint: str = ""
+    gcs_prefix: str = "refs/"
+    #: the service-account JSON that signs the URLs (a secret: never shown, never dumped)
+    gcs_service_account: SecretStr | None = None
     problems: tuple[str, ...] = ()
 
     @property
@@ -79,7 +88,8 @@ class Settings(BaseModel):
             else redact_url(self.base_url),
             "Mode": "Mock — no real cost" if self.use_mock else "Live — real cost",
             "API key": "not needed" if self.use_mock else ("configured" if self.api_key else "missing"),
-        }
+        } | ({"Reference uploads": f"Cloud Storage bucket {self.gcs_bucket}"}
+             if self.reference_upload == "gcs" else {})
 
 
 #: hosts a plain http:// backend may live on (a served emulator, a tunnel): never the internet
@@ -198,17 +208,21 @@ SETTING_NAMES = frozenset({
     "ORCHESTRATOR_API_KEY", "API_KEY", "BATCH_USE_MOCK", "NEXT_PUBLIC_USE_MOCK",
     "ORCHESTRATOR_URL", "BATCH_API_URL", "DATABASE_URL", "DAILY_SPEND_CAP",
     "WORKSPACE_DAILY_CAP", "SPEND_ALLOWLIST", "MOCK_PROFILE", "LIVE_READ_TIMEOUT",
-    "MOCK_LATENCY_MS", "POLL_SECONDS",
+    "MOCK_LATENCY_MS", "POLL_SECONDS", "REFERENCE_UPLOAD", "GCS_BUCKET", "GCS_ENDPOINT",
+    "GCS_PREFIX", "GCS_SERVICE_ACCOUNT",
 })
+#: settings that may be a TOML table (the service-account JSON, as Streamlit's docs show it)
+TABLE_SETTINGS = frozenset({"GCS_SERVICE_ACCOUNT"})
 
 
 def secrets_settings(secrets: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """The top-level values of the secrets file (what settings are read from), and a problem
     for every TOML section that holds, or is named as, a setting: those are not read."""
-    flat = {k: v for k, v in secrets.items() if not isinstance(v, Mapping)}
+    flat = {k: v for k, v in secrets.items()
+            if not isinstance(v, Mapping) or k in TABLE_SETTINGS}
     problems = []
     for name, value in secrets.items():
-        if not isinstance(value, Mapping):
+        if not isinstance(value, Mapping) or name in TABLE_SETTINGS:
             continue
         shown = visible(str(name), 40)
         if name in SETTING_NAMES:
@@ -356,6 +370,7 @@ def load_settings(*sources: Mapping[str, Any]) -> Settings:
                             f"{shown_setting(raw)}; using the default.")
             continue
         values[field] = number
+    values.update(_upload_settings(sources, use_mock, problems))
     values["problems"] = tuple(problems)
     return Settings(**values)
 
@@ -372,3 +387,81 @@ def _cap(raw: Any) -> Decimal:
     except (ValueError, TypeError, ArithmeticError):
         raise InputError(f"The daily cap must be an amount in dollars, such as 2.00; found "
                          f"{shown_setting(raw)}.") from None
+
+
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9._-]{1,220}[a-z0-9]$")
+_ACCOUNT_FIELDS = ("type", "client_email", "private_key")
+
+
+def _service_account(raw: Any) -> tuple[str, str]:
+    """The service-account JSON as text, or why it cannot be used (never quoting it)."""
+    if isinstance(raw, Mapping):
+        info: Any = dict(raw)
+    elif isinstance(raw, str):
+        try:
+            info = json.loads(raw)
+        except ValueError:
+            return "", "GCS_SERVICE_ACCOUNT is not valid JSON"
+    else:
+        return "", f"GCS_SERVICE_ACCOUNT should be the service account's JSON, not {describe_value(raw)}"
+    if not isinstance(info, dict):
+        return "", "GCS_SERVICE_ACCOUNT should be a JSON object"
+    missing = [f for f in _ACCOUNT_FIELDS if not isinstance(info.get(f), str) or not info.get(f)]
+    if missing:
+        return "", f"GCS_SERVICE_ACCOUNT has no {missing[0]} (a service-account key can sign URLs)"
+    return json.dumps(info), ""
+
+
+def _upload_settings(sources: tuple[Mapping[str, Any], ...], use_mock: bool,
+                     problems: list[str]) -> dict[str, Any]:
+    """REFERENCE_UPLOAD and the GCS_* settings; anything missing or wrong keeps "backend"
+    (uploads through the orchestrator) and is said."""
+    mode = _first(sources, "REFERENCE_UPLOAD")
+    if mode is None:
+        return {}
+    word = mode.strip().lower() if isinstance(mode, str) else ""
+    if word not in ("backend", "gcs"):
+        problems.append(f"REFERENCE_UPLOAD should be backend or gcs, not {shown_setting(mode)}; "
+                        "uploads go through the orchestrator.")
+        return {}
+    if word == "backend":
+        return {}
+    why: list[str] = []
+    bucket = _first(sources, "GCS_BUCKET")
+    if not isinstance(bucket, str) or not _BUCKET.match(bucket.strip()):
+        why.append("GCS_BUCKET is missing or not a bucket name" if bucket is None or
+                   isinstance(bucket, str) else f"GCS_BUCKET should be text, not "
+                   f"{describe_value(bucket)}")
+    account, account_problem = _service_account(_first(sources, "GCS_SERVICE_ACCOUNT"))
+    if _first(sources, "GCS_SERVICE_ACCOUNT") is None:
+        account_problem = "GCS_SERVICE_ACCOUNT is missing"
+    if account_problem:
+        why.append(account_problem)
+    endpoint_raw = _first(sources, "GCS_ENDPOINT")
+    endpoint = ""
+    if endpoint_raw is not None:
+        endpoint, endpoint_problems = check_base_url(endpoint_raw, "GCS_ENDPOINT")
+        if not endpoint:
+            why.append("GCS_ENDPOINT cannot be used")
+            problems.extend(p.replace("; using mock mode until it is fixed.", ".")
+                            for p in endpoint_problems)
+        else:
+            problems.extend(endpoint_problems)
+    if use_mock and not (endpoint and _is_loopback(urlsplit(endpoint).hostname or "")):
+        why.append("in mock mode reference images stay in the built-in emulator (unless "
+                   "GCS_ENDPOINT is a storage emulator on this machine)")
+    if why:
+        problems.append("REFERENCE_UPLOAD is gcs, but " + "; ".join(why)
+                        + "; uploads go through the orchestrator.")
+        return {}
+    prefix = _first(sources, "GCS_PREFIX")
+    values: dict[str, Any] = {"reference_upload": "gcs", "gcs_bucket": str(bucket).strip(),
+                              "gcs_endpoint": endpoint,
+                              "gcs_service_account": SecretStr(account)}
+    if isinstance(prefix, str) and re.fullmatch(r"[A-Za-z0-9._/-]{0,100}", prefix.strip()) \
+            and not prefix.strip().startswith("/") and ".." not in prefix.split("/"):
+        values["gcs_prefix"] = prefix.strip()
+    elif prefix is not None:
+        problems.append(f"GCS_PREFIX should be a folder name such as refs/, not "
+                        f"{shown_setting(prefix)}; using refs/.")
+    return values

@@ -413,8 +413,8 @@ def _with_refs(state: WorkflowState, refs: tuple[Reference, ...]) -> WorkflowSta
 
 def add_references(rt: Runtime, ws: Workspace, files: Sequence[tuple[str, bytes]]) -> Outcome:
     """Check the files, upload the good ones, attach them to every row; say what was refused."""
-    report = upload_references(files, BackendUploader(rt.client.upload_references),
-                               already=len(ws.state.references))
+    uploader = rt.uploader or BackendUploader(rt.client.upload_references)
+    report = upload_references(files, uploader, already=len(ws.state.references))
     notices = [Notice("warning", r.reason) for r in report.refused]
     for failed in report.failed:
         notices.append(Notice("error", f"{failed.name} was not uploaded: {failed.reason} "
