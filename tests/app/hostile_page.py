@@ -4,7 +4,8 @@
 boxes, captions, headers, markdown, button/widget labels and help, radio options, metric
 labels, expander labels); ``rendered_markup(at, *hostile)`` names every place where markup
 would be rendered: a construct the page itself never writes (an HTML tag, a link, ``__``,
-a Material icon, a colour, a ``$…$`` pair), or a token of the hostile input left unescaped.
+a Material icon, a colour, a ``$…$`` pair, an autolink literal such as ``https://…`` or
+``www.…``), or a token of the hostile input left unescaped.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 from streamlit.testing.v1 import AppTest
 
 from batchcore.plaintext import plain
-from tests.app.conftest import texts
+from tests.app.conftest import texts, unescape
 
 #: element types whose text is shown verbatim (never markdown)
 _VERBATIM = {"text", "code", "dataframe", "arrow_data_frame", "exception", "json", "image",
@@ -26,16 +27,19 @@ _NEVER_OURS = {
     "an HTML tag": re.compile(r"(?<!\\)<[A-Za-z/!?]"),
     "a link": re.compile(r"(?<!\\)\]\("),
     "bold underscores": re.compile(r"(?<!\\)__"),
-    "a Material icon": re.compile(r"(?<!\\):material/"),
+    # a backslash does not stop Streamlit's icons (seen in Chromium): only "&#58;" does
+    "a Material icon": re.compile(r":material/"),
     "a colour or badge": re.compile(
-        r"(?<!\\):(?:red|blue|green|orange|violet|gray|grey|rainbow|primary|yellow)"
-        r"(?:-background|-badge)?\["),
+        r":(?:red|blue|green|orange|violet|gray|grey|rainbow|primary|yellow)"
+        r"(?:-background|-badge)?\\?\["),
     "a $…$ formula": re.compile(r"(?<!\\)\$[^$\n]*(?<!\\)\$"),
-    "an HTML entity": re.compile(r"(?<!\\)&(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);"),
+    "an HTML entity": re.compile(r"(?<!\\)&(?!#58;)(?:#\d+|#x[0-9a-fA-F]+|[A-Za-z]+);"),
+    "a live link (autolink literal)": re.compile(
+        r"(?i)\b(?:https?|ftp|mailto)(?::|&#58;)|\bwww\.|[\w.+-]@[\w-]+\."),
 }
 #: a token of hostile input that would render if left unescaped
 _ACTIVE = re.compile(r"\*\*|__|<[A-Za-z/!?]|\]\(|:[a-z_]+/[a-z_]+:|:[a-z]+(?:-background)?\[|"
-                     r"\$|`|~~|&[#A-Za-z]|\*[^*\s]+\*|_[^_\s]+_")
+                     r"\$|`|~~|&[#A-Za-z]|\*[^*\s]+\*|_[^_\s]+_|(?i:https?|ftp):|(?i:www)\.|\w@\w")
 
 
 def _walk(node: Any) -> Iterator[Any]:
@@ -102,7 +106,7 @@ def visible(at: AppTest) -> str:
     for frame in at.dataframe:
         value = frame.value
         parts.extend(str(v) for v in value.to_numpy().ravel().tolist())
-    parts.extend(re.sub(r"\\(.)", r"\1", str(b.label)) for b in at.button)
+    parts.extend(unescape(str(b.label)) for b in at.button)
     return "\n".join(parts)
 
 
