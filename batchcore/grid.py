@@ -20,7 +20,7 @@ from typing import Any
 
 from .rows import describe_value, visible
 
-__all__ = ["GRID_COLUMNS", "GridEdits", "apply_grid_edits"]
+__all__ = ["GRID_COLUMNS", "GridEdits", "apply_grid_edits", "empty_parse_note"]
 
 GRID_COLUMNS = ("scene_id", "prompt", "variants")
 #: Streamlit's name for the index column in an edit (the grid hides it; its edits are ignored)
@@ -138,3 +138,15 @@ def apply_grid_edits(base: Sequence[Mapping[str, Any]], edits: Any) -> GridEdits
         return GridEdits(untouched.records, problems)
     kept = [r for i, r in enumerate(rows) if i not in gone]
     return GridEdits(kept + extra)
+
+
+def empty_parse_note(text: str, rows: int, errors: int) -> str:
+    """What Parse says when it found neither a row nor an error ("" otherwise): the text is
+    empty, or only blank lines and comments."""
+    if rows or errors:
+        return ""
+    if not text.strip():
+        return ("Nothing to parse: the batch is empty. Write one row per line: "
+                "scene_id | prompt | variants.")
+    return ("Nothing to parse: every line is blank or a comment (starting with #). Write one "
+            "row per line: scene_id | prompt | variants.")

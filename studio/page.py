@@ -37,7 +37,7 @@ from batchcore.workflow import Inputs, WorkflowState, unfetched
 from . import media
 from .runtime import Runtime
 from .state import current, dismiss, keep, notices, ws
-from batchcore.grid import apply_grid_edits
+from batchcore.grid import apply_grid_edits, empty_parse_note
 from batchcore.plaintext import plain
 from batchcore.rows import prompt_length_note
 
@@ -200,6 +200,9 @@ def _batch_draft(rt: Runtime, inputs: Inputs) -> tuple[ParseResult, bool]:
                                    for e in text_result.errors]),
                      hide_index=True, width="stretch")
     if not inputs.grid and not text_result.errors:
+        note = empty_parse_note(inputs.parsed_text, 0, 0)
+        if note:
+            st.warning(plain(note))
         return ParseResult(), stale
     st.caption("Parsed rows — edit them here; every edit is checked again and changes the batch.")
     # The edits as the browser sent them (Streamlit would coerce them, or fail on a bad shape).

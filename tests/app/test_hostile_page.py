@@ -135,6 +135,10 @@ def test_batch_text_through_the_page(case, tmp_path):
         assert_nothing_billed(at)
     elif rows:
         generate_and_check(at, (text,), sum(int(r["variants"]) for r in rows))
+    else:  # an empty Parse is said, not silent
+        assert "Nothing to parse:" in visible(at)
+        assert at.button(key="dry_run").disabled
+        assert_nothing_billed(at)
 
 
 # --- Single-mode prompts ------------------------------------------------------------------

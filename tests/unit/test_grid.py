@@ -107,3 +107,12 @@ def test_any_edit_state_gives_records_or_problems_never_an_exception(edits):
         assert result.records == [dict(r) for r in BASE]
         assert result.message().endswith(".")
     rows_from_records(result.records)
+
+
+def test_an_empty_parse_is_said():
+    """Parse with no row and no error says why: empty, or only blanks and comments."""
+    from batchcore.grid import empty_parse_note
+
+    assert empty_parse_note(" \n ", 0, 0).startswith("Nothing to parse: the batch is empty.")
+    assert "blank or a comment" in empty_parse_note("# note\n\n", 0, 0)
+    assert empty_parse_note("S1 | p | 1", 1, 0) == "" == empty_parse_note("x", 0, 1)
