@@ -7,6 +7,7 @@ service layer's job (``batchcore.service_layer.services``).
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,7 +19,7 @@ from batchcore.adapters.jobs import JobRunner, process_token
 from batchcore.adapters.store import WorkspaceStore
 from batchcore.config import MOCK_BASE_URL, Settings
 
-__all__ = ["Runtime", "build", "mock_key"]
+__all__ = ["Runtime", "build", "make_uploader", "mock_key"]
 
 
 def mock_key() -> str:
@@ -44,6 +45,12 @@ class Runtime:
     #: who runs paid work here (``host:pid:boot``), stamped on each submission so a restart
     #: can be told from a replica still working on it
     token: str = field(default_factory=process_token)
+    #: the last answer of services.check_backend (None until it ran)
+    backend_check: Any = None
+    #: fetches images and clips off the page's thread (services.pictures makes it)
+    asset_loader: Any = None
+    #: where reference images go when not through the orchestrator (REFERENCE_UPLOAD=gcs)
+    uploader: Any = None
 
     @property
     def deployment(self) -> str:
@@ -66,7 +73,7 @@ def build(
     """
     emulator = None
     if settings.use_mock and transport is None:
-        from .emulator import Emulator, EmulatorConfig, EmulatorTransport
+        from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
 
         emulator = Emulator(EmulatorConfig(latency_ms=settings.mock_latency_ms,
                                            profile=settings.mock_profile))
@@ -77,6 +84,9 @@ def build(
     else:
         client = OrchestratorClient(settings.base_url, settings.key, transport=transport,
                                     live_read_timeout=settings.live_read_timeout)
+    uploader, upload_problem = make_uploader(settings)
+    if upload_problem:
+        settings = settings.model_copy(update={"problems": (*settings.problems, upload_problem)})
     problem = ""
     if store is None:
         try:
@@ -85,7 +95,29 @@ def build(
             problem = f"Workspaces cannot be saved, so paid actions are off: {exc}"
             store = None
     rt = Runtime(settings=settings, client=client, runner=runner or JobRunner(max_workers=16),
-                 store=store, store_problem=problem, emulator=emulator)
+                 store=store, store_problem=problem, emulator=emulator, uploader=uploader)
     if token is not None:
         rt.token = token
     return rt
+
+
+def make_uploader(settings: Settings) -> tuple[Any, str]:
+    """The Cloud Storage uploader when ``REFERENCE_UPLOAD=gcs`` (else None), and a sentence if
+    it cannot be made (the orchestrator's upload is used then). Nothing from the credentials
+    is ever in the sentence."""
+    if settings.reference_upload != "gcs" or settings.gcs_service_account is None:
+        return None, ""
+    try:
+        from google.oauth2 import service_account
+
+        from batchcore.adapters.uploads import GcsSignedUrlUploader
+
+        info = json.loads(settings.gcs_service_account.get_secret_value())
+        credentials = service_account.Credentials.from_service_account_info(info)
+        return GcsSignedUrlUploader(settings.gcs_bucket, credentials,
+                                    api_endpoint=settings.gcs_endpoint or None,
+                                    prefix=settings.gcs_prefix), ""
+    except Exception as exc:  # noqa: BLE001 - said in the sidebar; uploads fall back
+        return None, (f"Reference uploads cannot use Cloud Storage: the service account in "
+                      f"GCS_SERVICE_ACCOUNT could not be loaded ({type(exc).__name__}); uploads "
+                      "go through the orchestrator.")

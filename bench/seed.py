@@ -19,9 +19,9 @@ import secrets
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
-from batchcore.statuslog import log_entry
-from batchcore.store import WorkspaceStore
-from batchcore.workflow import Submission, WorkflowState, append_log
+from batchcore.adapters.store import WorkspaceStore
+from batchcore.domain.statuslog import log_entry
+from batchcore.domain.workflow import Submission, WorkflowState, append_log
 
 from .common import idle
 

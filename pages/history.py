@@ -38,18 +38,23 @@ if view.mock:
 st.subheader("Workspaces")
 if view.cards:
     grid = st.columns(3)
+    wanted = [(i.thumbnail_url, i.url) for card in view.cards[:30] for i in card.pictures]
+    pics = media.pictures(rt, wanted)  # fetched at once, off the script thread
     for i, card in enumerate(view.cards[:30]):
         with grid[i % 3].container(border=True):
             st.markdown(f"**{plain(card.name)}**")
-            pictures = [d for d in (media.image_bytes(rt, i.thumbnail_url, i.url)
-                                    for i in card.pictures) if d is not None]
-            if pictures:  # 128 px thumbnails in a row, never stretched
-                st.image(pictures, width=72)
+            if card.pictures:  # 128 px thumbnails in a row, never stretched
+                row = st.columns(len(card.pictures))
+                for col, image in zip(row, card.pictures):
+                    with col:
+                        media.draw(pics[media.key_of((image.thumbnail_url, image.url))],
+                                   width=72, missing="")
             st.caption(plain(
                 f"{card.images} images, {card.approved} approved, {card.batches} paid "
                 f"call(s), {card.spent_text} — changed {card.updated_at:%Y-%m-%d %H:%M} UTC"))
             links.link("studio", "Open" if card.workspace_id != open_id else "Open (current)",
                        ":material/open_in_browser:", card.workspace_id)
+    media.redraw_when_loaded(rt, wanted)
 else:
     st.caption("No workspace yet.")
 

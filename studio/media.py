@@ -1,26 +1,31 @@
-"""Image and video bytes for the page.
+"""Images and clips on the page, without ever blocking it.
 
-The browser may not reach where an image lives (mock mode's in-process emulator has no
-port; the real server without a generation key returns placeholder URLs that never load),
-so the page fetches bytes on the server side, through the client, and shows those — or a
-plain note when they cannot be had.
+A real backend's https signed URLs are handed to the browser (``st.image(url)``), which
+loads them itself. What the browser cannot reach (mock mode's in-process emulator, the
+orchestrator's own host) is fetched by the services off the script thread, all at once and
+briefly awaited; what is not there yet shows a placeholder, and a small fragment redraws the
+page when the fetches have finished. A failed fetch is tried again later, not cached forever.
+The decisions are ``batchcore.adapters.assets.asset_source`` and ``services.pictures``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Literal
+
 import streamlit as st
 
 from batchcore.adapters.imagecheck import preview
+from batchcore.domain.plaintext import plain
 from batchcore.domain.workflow import Reference
 from batchcore.service_layer import services
+from batchcore.service_layer.services import Picture
 
 from .runtime import Runtime
 from .state import THUMBS_KEY
 
-
-@st.cache_data(max_entries=500, show_spinner=False)
-def _fetch(_rt: Runtime, url: str) -> bytes | None:
-    return services.fetch_asset(_rt, url)
+#: how long one page run waits, in all, for the images it shows (mock mode)
+WAIT_S = 1.0
 
 
 @st.cache_data(max_entries=200, show_spinner=False)
@@ -28,22 +33,63 @@ def _square(data: bytes) -> bytes:
     return preview(data, 96, square=True) or data
 
 
-def reference_thumbnail(rt: Runtime, ref: Reference) -> bytes | None:
-    """A square preview of a reference image (so chips of any shape line up), or None."""
-    data = st.session_state.get(THUMBS_KEY, {}).get(ref.url) or _fetch(
-        rt, ref.thumbnail_url or ref.url)
-    return _square(data) if data else None
+def pictures(rt: Runtime, wanted: Sequence[Sequence[str]]) -> dict[tuple[str, ...], Picture]:
+    """What to show for each preference list of URLs (thumbnail first, then the full image)."""
+    return services.pictures(rt, wanted, wait=WAIT_S)
 
 
-def image_bytes(rt: Runtime, *urls: str) -> bytes | None:
-    """The first of ``urls`` that loads (thumbnail first, then the full image)."""
-    for url in urls:
-        if url:
-            data = _fetch(rt, url)
-            if data is not None:
-                return data
-    return None
+def draw(picture: Picture, *, width: int | Literal["stretch"], missing: str,
+         square: bool = False, caption: str | None = None) -> None:
+    """Draw one picture: the image, a placeholder while it loads, or why it is missing."""
+    if picture.kind == "url":
+        st.image(picture.url, width=width, caption=caption)
+    elif picture.kind == "data" and picture.data is not None:
+        st.image(_square(picture.data) if square else picture.data, width=width,
+                 caption=caption, output_format="PNG")
+    elif picture.kind == "loading":
+        st.caption("Loading the image…")
+    else:
+        st.caption(plain(f"{missing} {picture.text}".strip()))
 
 
-def video_bytes(rt: Runtime, url: str) -> bytes | None:
-    return _fetch(rt, url) if url else None
+def key_of(urls: Sequence[str]) -> tuple[str, ...]:
+    """The key ``pictures`` uses for a preference list of URLs."""
+    return tuple(u for u in urls if u)
+
+
+def redraw_when_loaded(rt: Runtime, wanted: Sequence[Sequence[str]]) -> None:
+    """While any picture is still being fetched, check every second; redraw when done."""
+    if services.pictures_settled(rt, wanted):
+        return
+
+    @st.fragment(run_every=1.0)
+    def _waiting() -> None:
+        if services.pictures_settled(rt, wanted):
+            st.rerun(scope="app")
+
+    _waiting()
+
+
+def reference_chip(rt: Runtime, ref: Reference) -> None:
+    """A square preview of a reference image (made when it was uploaded, or fetched)."""
+    data = st.session_state.get(THUMBS_KEY, {}).get(ref.url)
+    if data:
+        st.image(_square(data), width=72)
+        return
+    wanted = [(ref.thumbnail_url, ref.url)]
+    draw(pictures(rt, wanted)[tuple(u for u in wanted[0] if u)], width=72, missing="",
+         square=True)
+
+
+def video(rt: Runtime, url: str) -> None:
+    """A clip: the browser plays a real backend's URL; mock clips are fetched off-thread."""
+    picture = pictures(rt, [(url,)])[(url,)]
+    if picture.kind == "url":
+        st.video(picture.url)
+    elif picture.kind == "data" and picture.data is not None:
+        st.video(picture.data)
+    elif picture.kind == "loading":
+        st.caption("Loading the clip…")
+        redraw_when_loaded(rt, [(url,)])
+    else:
+        st.caption(plain(f"The clip could not be loaded. {picture.text}".strip()))

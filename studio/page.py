@@ -21,6 +21,7 @@ from batchcore import (
 )
 from batchcore.domain import clock, outcomes
 from batchcore.domain.gallery import card_urls, download_name, scene_takes, video_button_label
+from batchcore.domain.grid import apply_grid_edits, empty_parse_note
 from batchcore.domain.naming import workspace_name
 from batchcore.domain.plaintext import plain
 from batchcore.domain.pricing import VIDEO_PRICES
@@ -110,7 +111,7 @@ def workspace_sidebar(rt: Runtime) -> None:
     st.text_input("Name", key="workspace_name", max_chars=60, on_change=_rename,
                   args=(rt,), help="Press Enter to rename the workspace.")
     if wid:
-        st.caption(f"Saved as {wid} — bookmark this page's address to come back.")
+        st.caption(plain(f"Saved as {wid} — bookmark this page's address to come back."))
     else:
         st.caption("Not saved yet: the workspace is saved (and gets its own address) "
                    "with its first prompt, upload or batch.")
@@ -147,6 +148,12 @@ def header(rt: Runtime) -> None:
             st.text(f"{label}: {value}")
         for problem in rt.settings.problems:
             st.warning(plain(problem))
+        check = services.check_backend(rt)
+        {"accepted": st.success, "refused": st.error, "unknown": st.warning}[check.state](
+            plain(check.text))
+        if check.state != "accepted" and st.button("Check the key again", key="check_key"):
+            services.check_backend(rt, again=True)
+            st.rerun()
         for note in services.deployment_notes(rt, signed_in=bool(st.session_state.get(OWNER_KEY))):
             st.caption(plain(note))
 
@@ -159,7 +166,9 @@ def upload_zone(rt: Runtime) -> None:
     state = current()
     files = st.file_uploader(
         "Drop JPG or PNG reference images (at most 6, 10 MB each)",
-        type=["jpg", "jpeg", "png"], accept_multiple_files=True, key="uploader",
+        # No type filter: Streamlit would raise on a name it dislikes (a NUL, another
+        # extension); batchcore checks every file's bytes and says why one is refused.
+        accept_multiple_files=True, key="uploader",
     ) or []
     done: set[str] = st.session_state.setdefault("uploaded_file_ids", set())
     dropped: dict[str, str] = st.session_state.setdefault("dropped_digests", {})
@@ -180,11 +189,9 @@ def upload_zone(rt: Runtime) -> None:
     if state.references:
         st.caption(f"{len(state.references)} reference image(s), attached to every row:")
         cols = st.columns(min(len(state.references), 6))
-        for i, (col, ref) in enumerate(zip(cols, state.references)):
-            with col:
-                thumb = media.reference_thumbnail(rt, ref)
-                if thumb:
-                    st.image(thumb, width=72, output_format="PNG")
+        for i, ref in enumerate(state.references):  # a 7th (an old workspace) wraps, not vanishes
+            with cols[i % len(cols)]:
+                media.reference_chip(rt, ref)
                 st.text(ref.name)
                 if st.button("Remove", key=f"rm_ref_{i}_{ref.sha256[:8]}",
                              icon=":material/close:", help=f"Remove reference {i + 1}"):
@@ -227,7 +234,7 @@ def prompts(rt: Runtime) -> None:
         inputs = inputs.model_copy(update={"single_prompt": prompt, "single_variants": variants,
                                            "single_scene_id": scene})
         st.caption(plain(prompt_length_note(prompt)))
-        parsed = parse_single(prompt, variants, scene or None) if prompt.strip() else ParseResult()
+        parsed = parse_single(prompt, variants, scene or None) if prompt else ParseResult()
         stale = False
     else:
         st.caption(f"One row per line: `scene_id | prompt | variants` — at most {MAX_ROWS} rows "
@@ -244,14 +251,14 @@ def prompts(rt: Runtime) -> None:
                               for r in result.rows),
             })
             st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
-        parsed, stale = _batch_draft(inputs)
+        parsed, stale = _batch_draft(rt, inputs)
 
     state = keep(services.update_inputs(rt, ws(), inputs, parsed), "prompts").ws.state
     show_notices("prompts")
     _preview(state, parsed, stale)
 
 
-def _batch_draft(inputs: Inputs) -> tuple[ParseResult, bool]:
+def _batch_draft(rt: Runtime, inputs: Inputs) -> tuple[ParseResult, bool]:
     """The batch draft: the parsed text's rows as edited in the grid, and its errors."""
     if inputs.parsed_text is None:
         return ParseResult(), False
@@ -264,13 +271,22 @@ def _batch_draft(inputs: Inputs) -> tuple[ParseResult, bool]:
                                    for e in text_result.errors]),
                      hide_index=True, width="stretch")
     if not inputs.grid and not text_result.errors:
+        note = empty_parse_note(inputs.parsed_text, 0, 0)
+        if note:
+            st.warning(plain(note))
         return ParseResult(), stale
     st.caption("Parsed rows — edit them here; every edit is checked again and changes the batch.")
+    # The edits as the browser sent them (Streamlit would coerce them, or fail on a bad shape).
+    edits = apply_grid_edits(inputs.grid, st.session_state.get(
+        f"grid_{st.session_state.get('grid_version', 0)}"))
+    if not edits.ok:
+        st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
+        keep(services.refuse_input(rt, ws(), "grid edit", edits.message()), "prompts")
     version = st.session_state.get("grid_version", 0)
     import pandas as pd  # only when there is a grid: pandas costs ~0.4 s at start-up
 
     frame = pd.DataFrame(list(inputs.grid) or [], columns=GRID_COLUMNS)
-    edited = st.data_editor(
+    st.data_editor(
         frame, key=f"grid_{version}", num_rows="dynamic", hide_index=True,
         width="stretch",
         column_config={
@@ -282,7 +298,7 @@ def _batch_draft(inputs: Inputs) -> tuple[ParseResult, bool]:
                                                       required=True),
         },
     )
-    grid_result = rows_from_records(edited.to_dict("records"))
+    grid_result = rows_from_records(edits.records)
     return ParseResult(rows=grid_result.rows,
                        errors=[*text_result.errors, *grid_result.errors]), stale
 
@@ -340,7 +356,9 @@ def actions(rt: Runtime) -> None:
         dismiss("actions")
         drop_info("prompts")  # e.g. "press Dry-Run Images" after a re-roll: done now
         with st.spinner("Dry-run…"):
-            keep(services.dry_run(rt, ws(), now), "actions")
+            note = st.empty()  # "the server is busy — retrying in N s" while it waits
+            keep(services.dry_run(rt, ws(), now, on_wait=lambda text: note.info(plain(text))),
+                 "actions")
         st.rerun()
     if gen_click and gate:
         st.session_state["confirm_images"] = hash_
@@ -426,7 +444,7 @@ def confirm_images(rt: Runtime, hash_: str) -> None:
         st.error("The dry-run for this batch is gone; run Dry-Run Images again.")
         return
     st.write(f"This sends **{len(rows)} rows** for live generation: "
-             f"**{receipt.images} images** for **{format_money(receipt.estimated_cost)}**.")
+             f"**{receipt.images} images** for **{plain(format_money(receipt.estimated_cost))}**.")
     st.dataframe(([{"scene_id": r.scene_id, "variants": r.variants,
                                 "cost": format_money(PRICE_PER_IMAGE * r.variants)}
                                for r in rows]), hide_index=True, width="stretch")
@@ -472,6 +490,8 @@ def thumbnails(rt: Runtime) -> None:
     st.header("4. Approve one image per scene")
     scenes = list(state.images)
     focus = _focused(scenes)
+    wanted = [card_urls(i) for imgs in state.images.values() for i in imgs]
+    pics = media.pictures(rt, wanted)  # fetched all at once, off the script thread
     k1, k2, k3 = st.columns([1, 1, 3])
     if k1.button("Previous scene", key="focus_prev", icon=":material/keyboard_arrow_up:",
                  shortcut="K", width="stretch"):
@@ -484,21 +504,24 @@ def thumbnails(rt: Runtime) -> None:
     k3.caption("Keyboard: J / K move between scenes, 1–3 approve that image of the focused "
                "scene, V opens it full size. Click a picture's Approve button to pick it.")
     for i, (scene, images) in enumerate(state.images.items()):
-        _scene_card(rt, state, i, scene, images, focused=scene == focus)
+        _scene_card(rt, state, i, scene, images, pics, focused=scene == focus)
+    media.redraw_when_loaded(rt, wanted)
     show_notices("approve")
     if st.session_state.get(VIEWER_KEY) in state.images:
         viewer(rt, st.session_state[VIEWER_KEY])
 
 
 def _scene_card(rt: Runtime, state: WorkflowState, index: int, scene: str,
-                images: tuple[GeneratedImage, ...], *, focused: bool) -> None:
+                images: tuple[GeneratedImage, ...], pics: dict[tuple[str, ...], services.Picture],
+                *, focused: bool) -> None:
     approved = state.approvals.get(scene)
     takes = scene_takes(images)
     latest = takes[0] if takes else ()
     with st.container(border=True, key=f"scene_card_{index}"):
         head, view, reroll = st.columns([3, 1, 1])
-        head.markdown(f"**{plain(scene)}**" + ("  :blue-badge[:material/keyboard: focused]"
-                                               if focused else ""))
+        head.markdown(f"**{plain(scene)}**")
+        if focused:
+            head.caption("Focused — 1–3 approve, V views")
         if view.button("View full size", key=f"view_{scene}", icon=":material/zoom_in:",
                        width="stretch", shortcut="V" if focused else None):
             st.session_state[VIEWER_KEY] = scene
@@ -517,11 +540,8 @@ def _scene_card(rt: Runtime, state: WorkflowState, index: int, scene: str,
         for col, image in zip(cols, latest):
             with col:
                 is_pick = approved is not None and approved.image == image
-                data = media.image_bytes(rt, *card_urls(image))
-                if data is not None:
-                    st.image(data, width="stretch", output_format="PNG")
-                else:
-                    st.caption(f"#{image.variant}: the image could not be loaded")
+                media.draw(pics[media.key_of(card_urls(image))], width="stretch",
+                           missing=f"#{image.variant}: the image could not be loaded.")
                 label = f"Approve {plain(scene)} #{image.variant}"
                 if st.button(label, key=f"approve_{scene}_{image.variant}",
                              type="primary" if is_pick else "secondary",
@@ -538,9 +558,9 @@ def _scene_card(rt: Runtime, state: WorkflowState, index: int, scene: str,
                     st.caption(f"Take {len(takes) - n + 1}")
                     tcols = st.columns(max(len(take), 3))
                     for col, image in zip(tcols, take):
-                        data = media.image_bytes(rt, *card_urls(image))
-                        if data is not None:
-                            col.image(data, width="stretch", caption=f"#{image.variant}")
+                        with col:
+                            media.draw(pics[media.key_of(card_urls(image))], width="stretch",
+                                       missing=f"#{image.variant}:", caption=f"#{image.variant}")
 
 
 def _close_viewer() -> None:
@@ -558,16 +578,22 @@ def viewer(rt: Runtime, scene: str) -> None:
     if latest and latest[0].prompt:
         st.text(latest[0].prompt)
     cols = st.columns(len(latest) or 1)
+    wanted = [(image.url, image.thumbnail_url) for image in latest]
+    pics = media.pictures(rt, wanted)
     for col, image in zip(cols, latest):
         with col:
-            data = media.image_bytes(rt, image.url, image.thumbnail_url)
-            if data is None:
-                st.caption(f"#{image.variant}: the image could not be loaded")
-                continue
-            st.image(data, width="stretch", caption=f"#{image.variant}", output_format="PNG")
-            st.download_button("Download", data, file_name=download_name(image, data),
-                               key=f"dl_{scene}_{image.variant}", icon=":material/download:",
-                               on_click="ignore", width="stretch")
+            pic = pics[media.key_of((image.url, image.thumbnail_url))]
+            media.draw(pic, width="stretch", caption=f"#{image.variant}",
+                       missing=f"#{image.variant}: the image could not be loaded.")
+            if pic.kind == "data" and pic.data is not None:
+                st.download_button("Download", pic.data,
+                                   file_name=download_name(image, pic.data),
+                                   key=f"dl_{scene}_{image.variant}",
+                                   icon=":material/download:", on_click="ignore",
+                                   width="stretch")
+            elif pic.kind == "url":  # a real backend's signed URL: the browser downloads it
+                st.link_button("Download", pic.url, icon=":material/download:",
+                               width="stretch")
             is_pick = approved is not None and approved.image == image
             if st.button(f"Approve #{image.variant}", key=f"view_approve_{scene}_{image.variant}",
                          type="primary" if is_pick else "secondary", width="stretch",
@@ -592,15 +618,18 @@ def video(rt: Runtime) -> None:
         n = len(state.approvals)
         cheapest = outcomes.plan_videos(state, "veo3_fast")
         st.caption(f"{n} approved scene{'s' if n != 1 else ''}: one 8-second clip each — "
-                   f"{format_money(cheapest.cost)} with veo3_fast "
-                   f"({format_money(VIDEO_PRICES['veo3_fast'])}/clip), "
-                   f"{format_money(outcomes.plan_videos(state, 'veo3').cost)} with veo3 "
-                   f"({format_money(VIDEO_PRICES['veo3'])}/clip). You choose and confirm "
+                   f"{plain(format_money(cheapest.cost))} with veo3_fast "
+                   f"({plain(format_money(VIDEO_PRICES['veo3_fast']))}/clip), "
+                   f"{plain(format_money(outcomes.plan_videos(state, 'veo3').cost))} with veo3 "
+                   f"({plain(format_money(VIDEO_PRICES['veo3']))}/clip). You choose and confirm "
                    "in the next step.")
         busy = bool(in_flight(state, "videos"))
-        if st.button(video_button_label(state), key="generate_video", disabled=busy,
+        gate = services.video_gate(rt, ws())
+        if st.button(video_button_label(state), key="generate_video", disabled=not gate,
                      icon=":material/movie:"):
             st.session_state["video_dialog"] = True
+        if not gate and not busy:
+            st.caption(plain(gate.reason))
         if busy:
             for item in work_progress(state, _now(), "videos"):
                 st.caption(plain(f"{item.headline} — {elapsed_text(item.elapsed_seconds)} "
@@ -609,18 +638,15 @@ def video(rt: Runtime) -> None:
         if st.session_state.get("video_dialog"):
             video_dialog(rt)
     if state.videos:
+        notes = services.clip_notes(ws())
         cols = st.columns(3)
         for i, clip in enumerate(state.videos.values()):
             with cols[i % 3]:
                 st.text(f"{clip.scene_id} — {clip.status}")
                 if clip.status == "done" and clip.url:
-                    data = media.video_bytes(rt, clip.url)
-                    if data is not None:
-                        st.video(data)
-                    else:
-                        st.caption("The clip could not be loaded.")
-                elif clip.error:
-                    st.text(clip.error)
+                    media.video(rt, clip.url)
+                elif notes.get(clip.scene_id):
+                    st.text(notes[clip.scene_id])
 
 
 @st.dialog("Generate video", width="large")
@@ -641,7 +667,7 @@ def video_dialog(rt: Runtime) -> None:
                                 "cost": format_money(VIDEO_PRICES[i.veo_model])}
                                for i in plan.items]), hide_index=True, width="stretch")
     st.write(f"**{plan.clips} clip{'s' if plan.clips != 1 else ''}** × "
-             f"{format_money(VIDEO_PRICES[model])} = **{format_money(plan.cost)}**")
+             f"{plain(format_money(VIDEO_PRICES[model]))} = **{plain(format_money(plan.cost))}**")
     typed = st.text_input(f"Type the number of clips ({plan.clips}) to confirm",
                           key="video_typed")
     ok = video_confirmation_ok(typed, plan.clips)
@@ -760,7 +786,7 @@ def exports(rt: Runtime) -> None:
                            file_name="status-log.txt", mime="text/plain",
                            disabled=not state.log, key="dl_log")
         upload = st.file_uploader("Import a manifest (CSV or JSON) as a new batch",
-                                  type=["csv", "json"], key="manifest_upload")
+                                  key="manifest_upload")  # any name: the content decides
         if upload is not None and st.button("Import as new batch", key="import_manifest"):
             out = keep(services.import_manifest(rt, ws(), upload.name, upload.getvalue()),
                        "import")

@@ -15,38 +15,51 @@ import streamlit as st
 from pydantic import SecretStr
 
 from batchcore.bootstrap import Runtime, build
-from batchcore.config import Settings, load_settings
+from batchcore.config import Settings, load_settings, secrets_problem, secrets_settings
 from batchcore.service_layer import services
 
 __all__ = ["Runtime", "latest_runtime", "runtime", "settings"]
 
 
-def _secrets() -> tuple[Mapping[str, Any], str]:
-    """``st.secrets`` as a plain dict (no sections), and a problem sentence if it is broken."""
+def _secrets() -> tuple[Mapping[str, Any], list[str]]:
+    """``st.secrets`` as plain top-level values, and sentences for what could not be read.
+
+    Streamlit raises the same ``FileNotFoundError`` subclass for "there is no secrets.toml"
+    (normal: mock mode) and "secrets.toml is broken" (must be said): its error id tells them
+    apart, and ``batchcore.config.secrets_problem`` words it.
+    """
     try:
-        return {k: v for k, v in st.secrets.items() if not isinstance(v, Mapping)}, ""
-    except FileNotFoundError:  # no secrets.toml: the normal mock-mode case
-        return {}, ""
+        return secrets_settings(dict(st.secrets.items()))
     except Exception as exc:  # noqa: BLE001 - a broken secrets.toml must be said, not ignored
-        return {}, (f"The secrets file could not be read ({type(exc).__name__}); settings come "
-                    "from the environment only.")
+        problem = secrets_problem(str(getattr(exc, "error_id", "") or type(exc).__name__),
+                                  str(exc))
+        return {}, [problem] if problem else []
 
 
 def settings() -> Settings:
     """Settings from ``st.secrets`` first, then the environment."""
-    secrets, problem = _secrets()
+    secrets, problems = _secrets()
     cfg = load_settings(secrets, os.environ)
-    if problem:
-        cfg = cfg.model_copy(update={"problems": (problem, *cfg.problems)})
+    if problems:
+        cfg = cfg.model_copy(update={"problems": (*problems, *cfg.problems)})
     return cfg
 
 
 @st.cache_resource(show_spinner=False)
-def _build(settings_json: str, key: str) -> Runtime:
+def _build(settings_json: str, key: str, gcs_account: str = "") -> Runtime:
     cfg = Settings.model_validate_json(settings_json)
-    # SecretStr serialises as '**********': the key travels separately
-    cfg = cfg.model_copy(update={"api_key": SecretStr(key) if key else None})
-    rt = build(cfg)
+    # SecretStr serialises as '**********': the secrets travel separately
+    cfg = cfg.model_copy(update={"api_key": SecretStr(key) if key else None,
+                                 "gcs_service_account": SecretStr(gcs_account)
+                                 if gcs_account else None})
+    try:
+        rt = build(cfg)
+    except Exception as exc:  # noqa: BLE001 - a setting that slipped through must not kill the page
+        safe = cfg.model_copy(update={
+            "use_mock": True, "api_key": None, "mock_reason": "the backend settings could not be used",
+            "problems": (*cfg.problems, (f"The backend could not be set up ({type(exc).__name__}); "
+                         "running in mock mode."))})
+        rt = build(safe)
     _BUILT[:] = [rt]
     # Paid work left open by a restart is reconciled whether or not a page opens it.
     threading.Thread(target=services.resume_all, args=(rt,), daemon=True,
@@ -65,4 +78,5 @@ def latest_runtime() -> Runtime | None:
 def runtime() -> Runtime:
     """The shared runtime for the current settings (built once per process)."""
     cfg = settings()
-    return _build(cfg.model_dump_json(), cfg.key)
+    account = cfg.gcs_service_account.get_secret_value() if cfg.gcs_service_account else ""
+    return _build(cfg.model_dump_json(), cfg.key, account)

@@ -20,7 +20,9 @@ in tests). The transport is injected: tests and the app's mock mode pass the emu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote, urljoin
 
@@ -56,9 +58,16 @@ from batchcore.wire.models import (
     parse_uploads,
     parse_videos,
 )
-from batchcore.wire.problems import error_from_response, json_body, reason_phrase, scrub
+from batchcore.wire.problems import (
+    SCHEMA_REFUSAL,
+    SHARED_RATE_LIMIT,
+    error_from_response,
+    json_body,
+    reason_phrase,
+    scrub,
+)
 
-__all__ = ["OrchestratorClient", "image_request", "video_request"]
+__all__ = ["OrchestratorClient", "busy_message", "image_request", "report_waits", "video_request"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,29 @@ _NOT_SENT: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeo
 #: httpx failures that cannot succeed on a retry (bad URL, unsupported scheme …).
 _HOPELESS: tuple[type[Exception], ...] = (httpx.UnsupportedProtocol, httpx.InvalidURL, httpx.LocalProtocolError)
 _USER_AGENT = "batch-studio/0.1 (+httpx)"
+#: who hears about a wait for the server's rate limit, in this thread (see report_waits)
+_WAIT_LISTENER: ContextVar[Callable[[float | None, str], None] | None] = ContextVar(
+    "batch_studio_wait_listener", default=None)
+
+
+@contextmanager
+def report_waits(listener: Callable[[float | None, str], None] | None) -> Iterator[None]:
+    """While inside, every wait the client makes because the server answered 429 calls
+    ``listener(seconds, sentence)`` before it waits (``busy_message``), so a page or a
+    background job can say "the server is busy — retrying in N s" instead of a bare spinner.
+    Per thread (a context variable): other calls are not affected."""
+    token = _WAIT_LISTENER.set(listener)
+    try:
+        yield
+    finally:
+        _WAIT_LISTENER.reset(token)
+
+
+def busy_message(seconds: float | None, what: str) -> str:
+    """The sentence for a wait on the server's rate limit (``None``: it did not say how long)."""
+    when = "in a moment" if seconds is None else f"in {max(seconds, 0):.0f} s"
+    return (f"The server is busy (429 Too Many Requests) — retrying the {what} {when}. "
+            f"{SHARED_RATE_LIMIT}")
 
 
 # --- request bodies -------------------------------------------------------------------
@@ -210,6 +242,17 @@ class OrchestratorClient:
         response = self._call("GET", "/healthz", what="health check", paid=False, send_key=False)
         return parse_health(self._json(response, "health check"))
 
+    def check_key(self, *, timeout: float = 5.0) -> None:
+        """One cheap authenticated call (``GET /status/job_0_keycheck``: free, no work, the
+        real server answers a placeholder): returns if the key is accepted, raises
+        :class:`AuthError` if refused, :class:`OrchestratorError` if it could not be told.
+        A single try with a short timeout: it runs when the page opens."""
+        response = self._call("GET", "/status/job_0_keycheck", what="key check", paid=False,
+                              raise_status=False, attempts=1,
+                              timeout=httpx.Timeout(timeout, connect=min(timeout, 3.0)))
+        if response.status_code in (401, 403, 429) or response.status_code >= 500:
+            raise error_from_response(response, secrets=(self._api_key,))
+
     def dry_run_images(self, rows: Sequence[BatchRow], *, batch_hash: str) -> DryRunResult:
         """``POST /batch/images`` with ``runMode: "dry_run"``: the cost, nothing generated."""
         body = image_request(rows, "dry_run", own_base_url=self.base_url)
@@ -274,18 +317,23 @@ class OrchestratorClient:
             )
         return refs
 
-    def fetch_asset(self, url: str) -> bytes:
+    def fetch_asset(self, url: str, *, attempts: int | None = None,
+                    timeout: float | None = None) -> bytes:
         """GET an image or video URL through the same transport and return its bytes.
 
         The key is sent only when ``url`` is on the orchestrator's own host. A relative URL
-        is read against ``base_url``."""
+        is read against ``base_url``. ``attempts`` and ``timeout`` (seconds) bound the call
+        (the page's thumbnails use one short try; a failed one is tried again later)."""
         if not url:
             raise InputError("There is no URL to load.")
         target = httpx.URL(urljoin(self.base_url + "/", url))
         same_host = _origin(target) == _origin(self._base)
         try:
             response = self._call("GET", str(target), what="asset", paid=False,
-                                  send_key=same_host, raise_status=False, absolute=True)
+                                  send_key=same_host, raise_status=False, absolute=True,
+                                  attempts=attempts,
+                                  timeout=None if timeout is None else httpx.Timeout(
+                                      timeout, connect=min(timeout, 3.0)))
         except TransportError as exc:
             raise TransportError(f"Could not load {self._where(target)}: {exc}") from None
         if response.is_error:
@@ -312,24 +360,30 @@ class OrchestratorClient:
             headers["X-Batch-Hash"] = batch_hash
         return headers
 
-    def _retry_hook(self, *, paid: bool, safe_only: bool) -> Callable[[Exception], bool | float]:
+    def _retry_hook(self, *, paid: bool, safe_only: bool, what: str = "request"
+                    ) -> Callable[[Exception], bool | float]:
         """stamina's backoff hook: ``False`` = give up, ``True`` = default backoff, a float
         = wait exactly that long (a server's ``Retry-After``)."""
         only_safe = paid or safe_only
         limit = self.retry_timeout
+        listener = _WAIT_LISTENER.get()
 
         def hook(exc: Exception) -> bool | float:
             if isinstance(exc, RateLimited):
-                if exc.retry_after is None:
-                    return True
-                return float(exc.retry_after) if exc.retry_after <= limit else False
+                wait = None if exc.retry_after is None else float(exc.retry_after)
+                if wait is not None and wait > limit:
+                    return False
+                if listener is not None:
+                    listener(wait, busy_message(wait, what))
+                return True if wait is None else wait
             if isinstance(exc, _NoAnswer):
                 if exc.hopeless:
                     return False
                 # before sending: always safe; after (timeouts, dropped connections): free calls only
                 return exc.not_sent or not only_safe
             if isinstance(exc, ApiError):
-                return not only_safe and exc.status >= 500 and exc.status != 501
+                return (not only_safe and exc.status >= 500 and exc.status != 501
+                        and exc.type != SCHEMA_REFUSAL)
             return False
 
         return hook
@@ -349,6 +403,7 @@ class OrchestratorClient:
         safe_only: bool = False,
         raise_status: bool = True,
         absolute: bool = False,
+        attempts: int | None = None,
     ) -> httpx.Response:
         if paid and not batch_hash:
             raise ValueError("a paid call needs its batch hash")
@@ -358,8 +413,8 @@ class OrchestratorClient:
         tries = 0
         try:
             for attempt in stamina.retry_context(
-                on=self._retry_hook(paid=paid, safe_only=safe_only),
-                attempts=self.retry_attempts,
+                on=self._retry_hook(paid=paid, safe_only=safe_only, what=what),
+                attempts=attempts or self.retry_attempts,
                 timeout=self.retry_timeout,
                 wait_initial=0.5,
                 wait_max=10.0,

@@ -77,6 +77,8 @@ class Job:
     accepted: bool = False
     #: why the last status check failed ("" once one works again)
     fetch_problem: str = ""
+    #: the server refused the id to poll by (it can never be asked about): stop polling
+    unpollable: bool = False
     #: called by the worker at each point worth saving (the answer came, a poll changed
     #: something); the service layer saves the workspace there
     on_checkpoint: Callable[[Job], object] | None = None

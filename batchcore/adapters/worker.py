@@ -21,6 +21,7 @@ from batchcore.domain.statuslog import LogEntry, log_entry
 from batchcore.domain.workflow import Submission
 from batchcore.errors import OrchestratorError
 from batchcore.wire.models import JobStatus, LiveResult, StatusResult, VideoBatchResult, VideoJobOut
+from batchcore.wire.problems import SCHEMA_REFUSAL
 
 __all__ = ["resume_polling", "run_images", "run_videos"]
 
@@ -65,6 +66,9 @@ def _status_or_none(client: Any, poll_id: str, job: Job, failures: int,
     try:
         status = client.job_status(poll_id)
     except OrchestratorError as exc:
+        if getattr(exc, "type", "") == SCHEMA_REFUSAL:
+            # the server says this id can never be asked about: polling again cannot help
+            job.unpollable = True
         if failures == 0:
             job.fetch_problem = f"billed — results not fetched yet: {exc} Retrying; nothing is resent."
             _emit(job, log_entry("fetch_failed", job.fetch_problem, job_id=poll_id,
@@ -89,7 +93,7 @@ def _poll_images(
         status = _status_or_none(client, poll_id, job, failures)
         if status is None:
             failures += 1
-            if time.monotonic() > deadline:
+            if job.unpollable or time.monotonic() > deadline:
                 return ImageRunResult(live=live, final=last, timed_out=True)
             sleep(_backoff(failures, poll_every))
             continue
@@ -148,7 +152,7 @@ def _poll_videos(
     deadline = time.monotonic() + poll_for
     failures = 0
     while open_jobs:
-        if time.monotonic() > deadline:
+        if job.unpollable or time.monotonic() > deadline:
             return VideoRunResult(batch=batch, finals=finals, timed_out=True)
         # One status call per open clip per round: stay well under the server's
         # 100 requests/minute however many clips are open.

@@ -7,10 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from .pricing import VIDEO_PRICES, format_money
-from .rows import BatchRow, format_batch
-from .spend import counted_amount
-from .workflow import GeneratedImage, WorkflowState, all_submissions, approved_scenes
+from batchcore.domain.pricing import VIDEO_PRICES, format_money
+from batchcore.domain.rows import BatchRow, format_batch
+from batchcore.domain.spend import counted_amount
+from batchcore.domain.workflow import (
+    GeneratedImage,
+    WorkflowState,
+    all_submissions,
+    approved_scenes,
+)
 
 __all__ = ["GalleryCard", "card_urls", "download_name", "gallery_cards", "reroll_text",
            "scene_takes", "video_button_label"]

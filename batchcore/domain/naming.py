@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .statuslog import LogEntry, log_entry
-from .workflow import WorkflowState
+from batchcore.domain.statuslog import LogEntry, log_entry
+from batchcore.domain.workflow import WorkflowState
 
 __all__ = ["MAX_NAME", "RENAMED", "clean_name", "default_name", "has_content",
            "name_entry", "workspace_name"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from .pricing import format_money
-from .workflow import Submission, WorkflowState, all_submissions, in_flight
+from batchcore.domain.pricing import format_money
+from batchcore.domain.workflow import Submission, WorkflowState, all_submissions, in_flight
 
 __all__ = ["SceneProgress", "WorkProgress", "elapsed_text", "finished_message", "work_progress"]
 

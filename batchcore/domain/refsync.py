@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Mapping
 
-from .workflow import Reference
+from batchcore.domain.workflow import Reference
 
 __all__ = ["file_digest", "vanished_references"]
 

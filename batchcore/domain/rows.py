@@ -22,7 +22,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from batchcore.domain.pricing import (
     MAX_PROMPT_CHARS,
@@ -128,6 +128,13 @@ class LineError(BaseModel):
     message: str
     text: str = ""
     source: Source = "batch"
+
+    @field_validator("message", "text")
+    @classmethod
+    def _storable(cls, value: str) -> str:
+        """A lone surrogate (possible in JSON from a browser or a manifest) cannot be saved
+        or drawn as UTF-8: the quoted text shows U+FFFD in its place (the message names it)."""
+        return _LONE_SURROGATE.sub("\ufffd", value)
 
     @property
     def where(self) -> str:

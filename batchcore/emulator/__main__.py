@@ -1,4 +1,8 @@
-"""``python -m batchcore.emulator --port 8787 [--profile head|brief] [--videos planned|501] [--strict] ...``"""
+"""``python -m batchcore.emulator --port 8787 [--profile head|brief] [--videos planned|501] [--strict] ...``
+
+``--ssl-certfile``/``--ssl-keyfile`` serve it over https (like the real server): its own
+upload URLs are then ``https://`` too, which a ``--strict`` emulator accepts as references.
+"""
 
 from __future__ import annotations
 
@@ -31,7 +35,11 @@ def parse_config(argv: list[str] | None = None, environ: Mapping[str, str] = os.
     parser.add_argument("--fail-scene", action="append", default=[], help="a scene id whose generation always fails")
     parser.add_argument("--failure-rate", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--ssl-certfile", default=None, help="serve https with this certificate (PEM)")
+    parser.add_argument("--ssl-keyfile", default=None, help="the certificate's private key (PEM)")
     args = parser.parse_args(argv)
+    if bool(args.ssl_certfile) != bool(args.ssl_keyfile):
+        parser.error("--ssl-certfile and --ssl-keyfile go together")
     keys = set(args.api_key) | {k.strip() for k in environ.get(KEYS_ENV, "").split(",") if k.strip()}
     config = EmulatorConfig(
         profile=args.profile, videos=args.videos, error_style=args.error_style, strict=args.strict,
@@ -46,8 +54,10 @@ def parse_config(argv: list[str] | None = None, environ: Mapping[str, str] = os.
 def main(argv: list[str] | None = None) -> int:
     config, args = parse_config(argv)
     strict = ", strict" if args.strict else ""
-    print(f"Orchestrator emulator ({args.profile}, videos {args.videos}{strict}) on http://{args.host}:{args.port}", file=sys.stderr)
-    serve(Emulator(config), host=args.host, port=args.port)
+    scheme = "https" if args.ssl_certfile else "http"
+    print(f"Orchestrator emulator ({args.profile}, videos {args.videos}{strict}) on {scheme}://{args.host}:{args.port}", file=sys.stderr)
+    serve(Emulator(config), host=args.host, port=args.port, ssl_certfile=args.ssl_certfile,
+          ssl_keyfile=args.ssl_keyfile)
     return 0
 
 

@@ -2,7 +2,8 @@
 
 For end-to-end tests that drive a served emulator from another process:
 ``GET /_emulator/ledger`` (the charges), ``POST /_emulator/faults`` (arm one fault:
-``{"kind", "route"?, "method"?, "times"?, "retry_after"?, "seconds"?, "status"?, "scenes"?}``),
+``{"kind", "route"?, "method"?, "times"?, "retry_after"?, "seconds"?, "status"?, "scenes"?,
+"answer_status"?, "answer_body"?, "answer_type"?, "answer_headers"?}``),
 ``POST /_emulator/reset``. No key needed; disabled with ``EmulatorConfig(admin_routes=False)``.
 """
 
@@ -47,7 +48,8 @@ def admin_faults(emu: Emulator, ctx: RequestContext) -> EmuResponse:
     try:
         spec = json.loads(ctx.req.body or b"{}")
         fault = emu.faults.add(**{k: v for k, v in spec.items() if k in {
-            "kind", "route", "method", "times", "retry_after", "seconds", "status", "scenes"}})
+            "kind", "route", "method", "times", "retry_after", "seconds", "status", "scenes",
+            "answer_status", "answer_body", "answer_type", "answer_headers"}})
     except (ValueError, TypeError) as exc:
         return fastify_error(400, str(exc))
     return json_response({"kind": fault.kind, "route": fault.route, "times": fault.times}, 201)

@@ -102,17 +102,21 @@ def create_asgi_app(emulator: Emulator) -> Any:
     return app
 
 
-def _server(emulator: Emulator, host: str, port: int, log_level: str) -> uvicorn.Server:
+def _server(emulator: Emulator, host: str, port: int, log_level: str,
+            ssl_certfile: str | None = None, ssl_keyfile: str | None = None) -> uvicorn.Server:
     config = uvicorn.Config(
         create_asgi_app(emulator), host=host, port=port, log_level=log_level,
         access_log=False, lifespan="off", timeout_graceful_shutdown=1,
+        ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile,
     )
     return uvicorn.Server(config)
 
 
-def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 8787, log_level: str = "info") -> None:
-    """Serve ``emulator`` until interrupted (``python -m batchcore.emulator``)."""
-    _server(emulator, host, port, log_level).run()
+def serve(emulator: Emulator, host: str = "127.0.0.1", port: int = 8787, log_level: str = "info",
+          *, ssl_certfile: str | None = None, ssl_keyfile: str | None = None) -> None:
+    """Serve ``emulator`` until interrupted (``python -m batchcore.emulator``); over https
+    when given a certificate and its key."""
+    _server(emulator, host, port, log_level, ssl_certfile, ssl_keyfile).run()
 
 
 @contextmanager

@@ -235,6 +235,8 @@ class Emulator:
             return EmuResponse(0, [], b"", transport_fault="connect_refused")
         if fault.kind == "500":
             return self.problem(ctx, 500, "internal-error", "Internal Server Error", "An unexpected error occurred")
+        if fault.kind == "answer":
+            return self.crafted(fault)
         if fault.kind == "502_html":
             return EmuResponse(502, [("content-type", "text/html; charset=UTF-8")], _LB_PAGE)
         if fault.kind == "429":
@@ -246,6 +248,12 @@ class Emulator:
                          ("x-ratelimit-remaining", "0")],
             )
         return None
+
+    @staticmethod
+    def crafted(fault: Fault) -> EmuResponse:
+        """The answer an ``answer``/``answer_after`` fault was armed with."""
+        headers = [("content-type", fault.answer_type), *fault.answer_headers]
+        return EmuResponse(fault.answer_status, headers, fault.answer_body.encode("utf-8"))
 
     def _rate_limit(self, ctx: RequestContext) -> tuple[EmuResponse | None, list[tuple[str, str]]]:
         limit = self.config.rate_limit_per_minute
@@ -295,6 +303,8 @@ class Emulator:
         fault = ctx.fault
         if fault is None:
             return response
+        if fault.kind == "answer_after":
+            return self.crafted(fault)
         if fault.kind == "timeout_after_accept":
             response.transport_fault = "timeout"
         elif fault.kind == "slow":

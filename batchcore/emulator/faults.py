@@ -14,10 +14,17 @@ Kinds, and what the client sees:
 ``partial``              processed, but every second row fails (or the rows in ``scenes``).
 ``connect_refused``      nothing processed; in-process raises ``httpx.ConnectError``; the
                          served face drops the connection without an answer.
+``answer``               nothing processed; answered exactly ``answer_status`` with
+                         ``answer_body`` (text, or JSON for a dict/list) as ``answer_type``,
+                         plus ``answer_headers``: any body a server or proxy might send
+                         (problem+json with markup, odd shapes, a malformed job id …).
+``answer_after``         processed (and billed) as usual, then answered like ``answer``
+                         instead of the real answer.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 
@@ -34,10 +41,12 @@ FAULT_KINDS = frozenset(
         "unknown_status",
         "partial",
         "connect_refused",
+        "answer",
+        "answer_after",
     }
 )
 #: Kinds that answer before the request is processed.
-PRE_KINDS = frozenset({"500", "502_html", "429", "connect_refused"})
+PRE_KINDS = frozenset({"500", "502_html", "429", "connect_refused", "answer"})
 
 
 @dataclass
@@ -52,6 +61,10 @@ class Fault:
     seconds: float = 1.0
     status: str = "mystery"
     scenes: frozenset[str] = frozenset()
+    answer_status: int = 500
+    answer_body: str = ""
+    answer_type: str = "application/problem+json; charset=utf-8"
+    answer_headers: tuple[tuple[str, str], ...] = ()
     fired: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -84,13 +97,24 @@ class FaultPlan:
         seconds: float = 1.0,
         status: str = "mystery",
         scenes: frozenset[str] | set[str] | tuple[str, ...] = frozenset(),
+        answer_status: int = 500,
+        answer_body: object = "",
+        answer_type: str = "application/problem+json; charset=utf-8",
+        answer_headers: dict[str, str] | None = None,
     ) -> Fault:
         """Arm a fault for the next ``times`` matching requests (``None``: until cleared)."""
         kind = str(kind)
         if kind not in FAULT_KINDS:
             raise ValueError(f"Unknown fault kind {kind!r}; choose one of {sorted(FAULT_KINDS)}")
+        if not isinstance(answer_status, int) or not 100 <= answer_status <= 599:
+            raise ValueError("answer_status must be an HTTP status from 100 to 599")
+        body = answer_body if isinstance(answer_body, str) else json.dumps(answer_body)
         fault = Fault(
             kind=kind,
+            answer_status=answer_status,
+            answer_body=body,
+            answer_type=str(answer_type),
+            answer_headers=tuple((str(k), str(v)) for k, v in (answer_headers or {}).items()),
             route=route,
             method=method,
             times=times,

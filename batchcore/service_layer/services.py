@@ -31,6 +31,8 @@ from functools import reduce
 from typing import Literal
 
 from batchcore.adapters import worker
+from batchcore.adapters.assets import AssetLoader, AssetView, asset_source
+from batchcore.adapters.client import report_waits
 from batchcore.adapters.jobs import Job, token_may_be_alive
 from batchcore.adapters.store import (
     Charge,
@@ -43,6 +45,8 @@ from batchcore.adapters.uploads import BackendUploader, upload_references
 from batchcore.bootstrap import Runtime
 from batchcore.domain import clock, outcomes
 from batchcore.domain.access import may_open
+from batchcore.domain.capabilities import clip_notes as _clip_notes
+from batchcore.domain.capabilities import videos_unavailable
 from batchcore.domain.exports import decode_manifest
 from batchcore.domain.exports import import_manifest as parse_manifest
 from batchcore.domain.gallery import GalleryCard, gallery_cards, reroll_text
@@ -51,7 +55,7 @@ from batchcore.domain.pricing import format_money, image_cost
 from batchcore.domain.retry_rows import plan_retry
 from batchcore.domain.rows import BatchRow, ParseResult, attach_refs, format_batch, parse_batch
 from batchcore.domain.spend import counted_amount, utc_day
-from batchcore.domain.statuslog import log_entry
+from batchcore.domain.statuslog import LogEntry, log_entry
 from batchcore.domain.workflow import (
     Gate,
     Inputs,
@@ -71,12 +75,14 @@ from batchcore.domain.workflow import (
     with_draft,
 )
 from batchcore.errors import (
+    AuthError,
     BatchStudioError,
     GuardrailError,
     SpendCapExceeded,
     StoreError,
     TransportError,
 )
+from batchcore.wire.problems import SHARED_RATE_LIMIT
 
 __all__ = [
     "Fold",
@@ -85,8 +91,12 @@ __all__ = [
     "SpendView",
     "Workspace",
     "WorkspaceRecorder",
+    "BackendCheck",
+    "Picture",
     "add_references",
     "approve_image",
+    "check_backend",
+    "clip_notes",
     "confirm_images",
     "confirm_videos",
     "download_asset",
@@ -106,12 +116,16 @@ __all__ = [
     "load_batch",
     "new_workspace",
     "open_workspace",
+    "pictures",
+    "pictures_settled",
+    "refuse_input",
     "remove_reference",
     "resume_all",
     "retry_failed_rows",
     "spend_view",
     "sync",
     "update_inputs",
+    "video_gate",
 ]
 
 Fold = Callable[[WorkflowState], WorkflowState]
@@ -429,8 +443,8 @@ def _with_refs(state: WorkflowState, refs: tuple[Reference, ...]) -> WorkflowSta
 
 def add_references(rt: Runtime, ws: Workspace, files: Sequence[tuple[str, bytes]]) -> Outcome:
     """Check the files, upload the good ones, attach them to every row; say what was refused."""
-    report = upload_references(files, BackendUploader(rt.client.upload_references),
-                               already=len(ws.state.references))
+    uploader = rt.uploader or BackendUploader(rt.client.upload_references)
+    report = upload_references(files, uploader, already=len(ws.state.references))
     notices = [Notice("warning", r.reason) for r in report.refused]
     for failed in report.failed:
         notices.append(Notice("error", f"{failed.name} was not uploaded: {failed.reason} "
@@ -543,8 +557,12 @@ def failed_rows(ws: Workspace) -> list[str]:
 # --- dry-run and the gate --------------------------------------------------------------------
 
 
-def dry_run(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outcome:
-    """Dry-Run Images: free; a receipt for today's hash of the draft, with its cost."""
+def dry_run(rt: Runtime, ws: Workspace, now: datetime | None = None,
+            on_wait: Callable[[str], object] | None = None) -> Outcome:
+    """Dry-Run Images: free; a receipt for today's hash of the draft, with its cost.
+
+    While the server answers 429 the client waits and tries again; ``on_wait`` hears each
+    wait ("the server is busy — retrying in N s"), and the outcome says it."""
     state = ws.state
     if state.inputs.mode == "batch" and state.inputs.parsed_text is not None \
             and state.inputs.parsed_text != state.inputs.batch_text:
@@ -556,14 +574,40 @@ def dry_run(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outcome:
     hash_ = current_hash(state, moment)
     rows = list(state.draft.rows)
     mode = state.draft.mode
+    waits: list[str] = []
+
+    def heard(seconds: float | None, text: str) -> None:
+        waits.append(text)
+        if on_wait is not None:
+            on_wait(text)
+
     try:
-        result = rt.client.dry_run_images(rows, batch_hash=hash_)
+        with report_waits(heard):
+            result = rt.client.dry_run_images(rows, batch_hash=hash_)
     except BatchStudioError as exc:
         why = str(exc)
-        out = _commit(rt, ws, lambda s: append_log(s, log_entry(
-            "failed", f"dry-run: {why}", job_id=hash_[:12], now=moment)))
+        out = _commit(rt, ws, lambda s: append_log(s, *_wait_entries(waits, hash_, moment),
+                                                   log_entry("failed", f"dry-run: {why}",
+                                                             job_id=hash_[:12], now=moment)))
         return replace(out, notices=(*_error(f"Dry-run failed: {why}"), *out.notices))
-    return _commit(rt, ws, lambda s: outcomes.after_dry_run(s, mode, rows, result, now=moment))
+    out = _commit(rt, ws, lambda s: outcomes.after_dry_run(
+        append_log(s, *_wait_entries(waits, hash_, moment)), mode, rows, result, now=moment))
+    if waits:
+        out = replace(out, notices=(Notice("info", (
+            f"The server was busy (429 Too Many Requests) {len(waits)} time(s); the dry-run "
+            f"waited and then went through. {SHARED_RATE_LIMIT}")), *out.notices))
+    return out
+
+
+def _wait_entries(waits: Sequence[str], hash_: str, moment: datetime) -> list[LogEntry]:
+    return [log_entry("waiting", text, job_id=hash_[:12], now=moment) for text in waits]
+
+
+def _wait_logger(rec: WorkspaceRecorder, hash_: str) -> Callable[[float | None, str], None]:
+    """For a background job: each wait on the server's rate limit goes into the status log."""
+    def heard(seconds: float | None, text: str) -> None:
+        rec.record(lambda s: append_log(s, log_entry("waiting", text, job_id=hash_[:12])))
+    return heard
 
 
 @dataclass(frozen=True)
@@ -669,7 +713,12 @@ def generate_gate(rt: Runtime, ws: Workspace, spend: SpendView,
     who = may_spend(rt, ws)
     if not who:
         return who
+    if rt.backend_check is not None and rt.backend_check.state == "refused":
+        return Gate(allowed=False, code="key", reason=rt.backend_check.text)
     cost = image_cost(state.draft.rows)
+    if spend.problem:  # not "over the cap": the ledger cannot be read at all
+        return Gate(allowed=False, code="ledger", reason=(
+            f"The spend ledger cannot be read, so paid actions are off: {spend.problem}"))
     if not spend.allows(cost):
         return Gate(allowed=False, code="cap", reason=(
             f"This costs {format_money(cost)}: more than is left under the daily spend cap. "
@@ -750,7 +799,8 @@ def _start_images(rt: Runtime, workspace_id: str, hash_: str, rows: list[BatchRo
         if not _send_or_refuse(rec, hash_, outcomes.after_image_error):
             return
         try:
-            result = worker.run_images(rt.client, rows, hash_, job, poll_every=poll)
+            with report_waits(_wait_logger(rec, hash_)):
+                result = worker.run_images(rt.client, rows, hash_, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001 - every failure is recorded
             seen = outcomes.checkpoint_fold(job)
             rec.record(_after(outcomes.after_image_error, seen, hash_, exc))
@@ -771,7 +821,8 @@ def _start_resume(rt: Runtime, workspace_id: str, sub: Submission) -> None:
     def work(job: Job) -> None:
         job.on_checkpoint = lambda j: rec.record(outcomes.checkpoint_fold(j))
         try:
-            result = worker.resume_polling(rt.client, sub, job, poll_every=poll)
+            with report_waits(_wait_logger(rec, hash_)):
+                result = worker.resume_polling(rt.client, sub, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001
             seen = outcomes.checkpoint_fold(job)
             rec.record(_after(outcomes.after_image_error, seen, hash_, exc))
@@ -873,7 +924,8 @@ def _start_videos(rt: Runtime, workspace_id: str, hash_: str, plan: outcomes.Vid
         if not _send_or_refuse(rec, hash_, outcomes.after_video_error):
             return
         try:
-            result = worker.run_videos(rt.client, plan, hash_, job, poll_every=poll)
+            with report_waits(_wait_logger(rec, hash_)):
+                result = worker.run_videos(rt.client, plan, hash_, job, poll_every=poll)
         except BaseException as exc:  # noqa: BLE001
             seen = outcomes.checkpoint_fold(job)
             rec.record(_after(outcomes.after_video_error, seen, hash_, exc))
@@ -988,3 +1040,130 @@ def reroll_scene(rt: Runtime, ws: Workspace, scene_id: str) -> Outcome:
     return replace(out, notices=(Notice("info", (
         f"{scene_id} is loaded as a one-row batch: press Dry-Run Images to see its cost, "
         "then Generate Images to confirm it.")), *out.notices))
+
+
+# --- refusals the page detects while drawing (issue 11) ----------------------------------------
+
+
+def refuse_input(rt: Runtime, ws: Workspace, what: str, text: str) -> Outcome:
+    """Something entered could not be used (a grid edit of the wrong shape, a file the drop
+    zone cannot take): logged, and said as an error that stays until dismissed."""
+    out = _commit(rt, ws, lambda s: append_log(s, log_entry("refused", f"{what}: {text}")))
+    return replace(out, notices=(Notice("error", text), *out.notices))
+
+
+@dataclass(frozen=True)
+class BackendCheck:
+    """Whether the backend accepts the API key: ``accepted``, ``refused`` or ``unknown``."""
+
+    state: Literal["accepted", "refused", "unknown"]
+    text: str
+
+
+def check_backend(rt: Runtime, *, again: bool = False) -> BackendCheck:
+    """Ask the backend once (per runtime, or ``again``) whether it accepts the key, with one
+    cheap authenticated call; the sidebar says it, and Generate stays off while refused."""
+    if rt.backend_check is not None and not again:
+        return rt.backend_check
+    where = "the built-in emulator" if rt.settings.use_mock else rt.client.base_url
+    try:
+        rt.client.check_key()
+    except AuthError as exc:
+        told = (" — ".join(t for t in (exc.title, exc.detail) if t) or str(exc)).rstrip(".")
+        check = BackendCheck("refused", f"Key refused by {where}: {told}. Check "
+                                        "ORCHESTRATOR_API_KEY; paid steps stay off until it is "
+                                        "accepted.")
+    except BatchStudioError as exc:
+        check = BackendCheck("unknown", f"The key could not be checked: {exc}")
+    else:
+        check = BackendCheck("accepted", f"Key accepted by {where}.")
+    rt.backend_check = check
+    return check
+
+
+def video_gate(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Gate:
+    """May Generate Video be pressed? Off while videos are in flight, and after this backend
+    answered 501 Not Implemented (see ``capabilities.videos_unavailable``)."""
+    if in_flight(ws.state, "videos"):
+        return Gate(allowed=False, code="busy",
+                    reason="Videos are being generated — see the status log.")
+    why = videos_unavailable(ws.state, rt.deployment, _now(now))
+    if why:
+        return Gate(allowed=False, code="unavailable", reason=why)
+    return Gate(allowed=True)
+
+
+def clip_notes(ws: Workspace) -> dict[str, str]:
+    """The error to show under each clip (a whole-batch refusal is shown once, not per clip)."""
+    return _clip_notes(ws.state.videos, ws.state.submissions)
+
+
+# --- pictures without blocking the page (issue 11) ---------------------------------------------
+
+
+@dataclass(frozen=True)
+class Picture:
+    """How the page shows one image or clip: ``url`` (the browser loads it itself), ``data``
+    (fetched here), ``loading`` (a placeholder; it is being fetched), or ``missing``
+    (``text`` says why)."""
+
+    kind: Literal["url", "data", "loading", "missing"]
+    url: str = ""
+    data: bytes | None = None
+    text: str = ""
+
+
+#: one short try per server-side fetch; a failed one is tried again later, not now
+ASSET_TIMEOUT_S = 5.0
+
+
+def _loader(rt: Runtime) -> AssetLoader:
+    with rt.lock:
+        if rt.asset_loader is None:
+            client = rt.client
+            rt.asset_loader = AssetLoader(
+                lambda url: client.fetch_asset(url, attempts=1, timeout=ASSET_TIMEOUT_S))
+        loader: AssetLoader = rt.asset_loader
+        return loader
+
+
+def _source(rt: Runtime, url: str) -> str:
+    return asset_source(url, mock=rt.settings.use_mock, backend_url=rt.client.base_url)
+
+
+def pictures(rt: Runtime, wanted: Sequence[Sequence[str]], wait: float = 0.0
+             ) -> dict[tuple[str, ...], Picture]:
+    """For each preference list of URLs (thumbnail first, then the full image), what to show.
+
+    A real backend's https URLs go to the browser as they are; what the browser cannot load
+    (mock mode, the orchestrator's own host) is fetched off the page's thread, all at once,
+    waiting at most ``wait`` seconds in all; anything else is ``missing`` with the reason.
+    """
+    keys = [tuple(u for u in urls if u) for urls in wanted]
+    views = _loader(rt).views([k[0] for k in keys if k and _source(rt, k[0]) == "server"], wait)
+    return {key: _picture(rt, key, views) for key in keys}
+
+
+def _picture(rt: Runtime, key: tuple[str, ...], views: dict[str, AssetView]) -> Picture:
+    reason = "there is no address for it"
+    for url in key:
+        source = _source(rt, url)
+        if source == "browser":
+            return Picture("url", url=url)
+        if source == "none":
+            reason = "its address cannot be shown here"
+            continue
+        view = views.get(url) or _loader(rt).view(url)
+        if view.state == "ready":
+            return Picture("data", url=url, data=view.data)
+        if view.state == "loading":
+            return Picture("loading", url=url)
+        reason = (f"{view.reason} It is tried again in {view.retry_in:.0f} s."
+                  if view.retry_in else view.reason)
+    return Picture("missing", text=reason)
+
+
+def pictures_settled(rt: Runtime, wanted: Sequence[Sequence[str]]) -> bool:
+    """No server-side fetch of these pictures is still running (the page can redraw)."""
+    firsts = [urls[0] for urls in wanted if urls and urls[0]]
+    return _loader(rt).settled(u for u in firsts if _source(rt, u) == "server")

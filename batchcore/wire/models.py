@@ -24,7 +24,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from batchcore.domain.pricing import PRICE_PER_IMAGE, to_decimal
-from batchcore.domain.rows import BatchRow
+from batchcore.domain.rows import BatchRow, visible
 from batchcore.domain.workflow import GeneratedImage
 from batchcore.errors import ResponseFormatError
 
@@ -152,6 +152,21 @@ def _first(data: Mapping[str, Any], keys: Iterable[str], default: Any = None) ->
         if value is not None and value != "":
             return value
     return default
+
+
+#: an id the client can put in ``/status/<id>`` and show: what the server's own ids use
+_POLLABLE_ID = re.compile(r"^[A-Za-z0-9._:~-]{1,200}$")
+
+
+def _job_id(value: Any) -> str:
+    """A job id from an answer; one that cannot be asked about (a path, spaces, markup, a
+    huge text) makes the answer unreadable instead of being polled again and again."""
+    text = _text(value)
+    if text and not _POLLABLE_ID.match(text):
+        shown = visible(text, 40)
+        raise ValueError(f'the server gave the job id "{shown}", which cannot be asked about '
+                         "(ids are letters, digits and . _ : ~ -, at most 200)")
+    return text
 
 
 def _text(value: Any) -> str:
@@ -365,7 +380,7 @@ class JobOut(_Model):
         if images is None:
             images = _first(data, ("outputs", "results", "imageUrls", "image_urls"))
         return {
-            "job_id": _text(_first(data, _JOB_ID_KEYS, "")),
+            "job_id": _job_id(_first(data, _JOB_ID_KEYS, "")),
             "scene_id": scene,
             **_status_pair(data),
             "error": _text(data.get("error")),
@@ -483,7 +498,7 @@ def _renumber(images: Sequence[ImageOut], scene_id: str) -> tuple[ImageOut, ...]
 
 def _brief_live(data: Mapping[str, Any]) -> dict[str, Any]:
     job = data["batch_job"]
-    batch_id = _text(_first(job, ("id", "batchId", "batch_id", "jobId", "job_id"), ""))
+    batch_id = _job_id(_first(job, ("id", "batchId", "batch_id", "jobId", "job_id"), ""))
     pair = _status_pair(job)
     jobs: list[JobOut]
     if _list(job.get("jobs")):

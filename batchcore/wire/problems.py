@@ -38,6 +38,8 @@ from batchcore.errors import (
 )
 
 __all__ = [
+    "SCHEMA_REFUSAL",
+    "SHARED_RATE_LIMIT",
     "error_from_response",
     "json_body",
     "parse_retry_after",
@@ -45,6 +47,12 @@ __all__ = [
     "scrub",
 ]
 
+#: Said with every 429: the server counts requests per client address, so everyone using
+#: one deployment of this app draws on the same 100 requests a minute.
+SHARED_RATE_LIMIT = ("Its limit of 100 requests a minute is shared by everyone using this "
+                     "deployment of Batch Studio.")
+#: ``ApiError.type`` of a request the server's schema refused in a 5xx (see _zod_issues)
+SCHEMA_REFUSAL = "batch-studio:schema-refusal"
 #: Anything shaped like an orchestrator key, even one we were not told about.
 _KEY_SHAPE = re.compile(r"aip_[A-Za-z0-9_\-]{8,}")
 _EXCERPT = 160
@@ -112,13 +120,29 @@ def _read_json(text: str) -> Any:
         return None
 
 
+def _zod_issues(message: Any) -> str:
+    """``"jobId: Invalid"`` when ``message`` is a JSON list of zod issues, else ""."""
+    if not isinstance(message, str) or not message.lstrip().startswith("["):
+        return ""
+    data = _read_json(message)
+    if not isinstance(data, list) or not data or not all(isinstance(i, Mapping) for i in data):
+        return ""
+    said = []
+    for issue in data[:5]:
+        path = issue.get("path")
+        where = ".".join(str(p) for p in path) if isinstance(path, list) and path else ""
+        text = str(issue.get("message") or issue.get("code") or "invalid")
+        said.append(f"{where}: {text}" if where else text)
+    return _short("; ".join(said), 120)
+
+
 def _hint(status: int) -> str:
     if status in (401, 403):
         return "Check the API key in the app's secrets (ORCHESTRATOR_API_KEY)."
     if status == 402:
         return "The server's daily spending limit is reached; try again after midnight UTC."
     if status == 429:
-        return "Too many requests; wait a moment before trying again."
+        return f"Too many requests; wait a moment before trying again. {SHARED_RATE_LIMIT}"
     if status == 501:
         return "The server does not offer this yet."
     if status in (400, 422):
@@ -164,6 +188,15 @@ def error_from_response(
         what = f"{phrase}: {title}" if title and title.lower() != phrase.split(" ", 1)[-1].lower() else phrase
         told = detail or title
         summary = f"The orchestrator refused the request ({what})" + (f": {_short(told)}" if detail else ".")
+    elif isinstance(data, Mapping) and (issues := _zod_issues(data.get("message"))):
+        # Fastify answering a schema failure of a path parameter (e.g. a malformed job id) with
+        # the raw zod issues as its message, as a 500: said in words, never the raw JSON, and
+        # not retried (the same request fails the same way).
+        title = str(data.get("error") or "")
+        detail = issues
+        type_ = SCHEMA_REFUSAL
+        summary = (f"The orchestrator answered {phrase}: its schema check refused the request "
+                   f"({_short(issues)}). Trying again will not help.")
     elif isinstance(data, Mapping) and ("error" in data or "message" in data or "statusCode" in data):
         error = data.get("error")
         message = data.get("message")
@@ -188,7 +221,7 @@ def error_from_response(
     else:
         summary = f"The orchestrator answered {phrase} with no details."
 
-    hint = _hint(status)
+    hint = "" if type_ == SCHEMA_REFUSAL else _hint(status)
     if not summary.endswith((".", "!", "?", "…")):
         summary += "."
     message = scrub(f"{summary} {hint}".strip(), *secrets)
@@ -202,7 +235,8 @@ def error_from_response(
     if cls is RateLimited:
         retry_after = parse_retry_after(response.headers.get("retry-after"))
         if retry_after is not None:
-            message = scrub(f"{summary} The orchestrator asks to wait {retry_after:.0f} s before trying again.", *secrets)
+            message = scrub(f"{summary} The orchestrator asks to wait {retry_after:.0f} s before "
+                            f"trying again. {SHARED_RATE_LIMIT}", *secrets)
         return RateLimited(message, retry_after=retry_after, **fields)
     return cls(message, **fields)
 

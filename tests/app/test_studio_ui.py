@@ -18,6 +18,7 @@ from tests.app.conftest import (
     enter_batch,
     make_app,
     texts,
+    unescape,
     wait_until_idle,
 )
 
@@ -225,7 +226,7 @@ def test_progress_and_elapsed_show_next_to_generate_and_a_toast_says_done(tmp_pa
         if not in_flight(at.session_state["wf"]) and toasts:
             break
         time.sleep(0.05)
-    assert "Images ready: 6 generated." in [t.replace("\\", "") for t in toasts]
+    assert "Images ready: 6 generated." in [unescape(t) for t in toasts]
     at.run()
     assert "Generating 6 image(s)" not in texts(at)
 

@@ -1121,3 +1121,51 @@ def test_serve_on_a_busy_port_exits_instead_of_hanging():
         with pytest.raises(SystemExit) as info:
             _no_loop(serve, make_emu(), port=taken.getsockname()[1], log_level="critical")
     assert info.value.code not in (0, None)
+
+
+# --- crafted answers (faults ``answer`` and ``answer_after``) ------------------------------
+
+ANSWER_MARKUP = {"type": "https://api.ai-platform.com/problems/x", "title": "**Bold** <script>x</script>",
+          "status": 400, "detail": "[l](javascript:x) :material/home: $x$"}
+
+
+def test_answer_replies_with_the_armed_body_and_processes_nothing(connect):
+    """kind answer: exactly the armed status, type, headers and body; nothing billed."""
+    emu = make_emu()
+    emu.faults.add(route="/batch/images", kind="answer", answer_status=400, answer_body=ANSWER_MARKUP,
+                   answer_headers={"x-extra": "1"})
+    r = connect(emu).post("/batch/images", json=live(("S1", 1)))
+    assert r.status_code == 400 and r.json() == ANSWER_MARKUP
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.headers["x-extra"] == "1"
+    assert len(emu.ledger) == 0
+
+
+def test_answer_after_bills_then_replies_with_the_armed_body(connect):
+    """kind answer_after: the request is processed and billed, the answer is the armed one."""
+    emu = make_emu()
+    emu.faults.add(route="/batch/images", kind="answer_after", answer_status=200,
+                   answer_body='{"batch_job": {"id": "../x", "status": "queued"}}',
+                   answer_type="application/json")
+    r = connect(emu).post("/batch/images", json=live(("S1", 2)))
+    assert r.status_code == 200 and json.loads(r.content)["batch_job"]["id"] == "../x"
+    assert emu.ledger.units() == 2
+
+
+def test_an_answer_status_outside_http_is_refused():
+    """Arming an answer with a status that is not an HTTP status is a ValueError."""
+    with pytest.raises(ValueError):
+        make_emu().faults.add(kind="answer", answer_status=1000)
+
+
+def test_answer_faults_can_be_armed_through_the_control_route():
+    """POST /_emulator/faults accepts the answer fields (served-emulator tests arm them so)."""
+    from batchcore.emulator import EmulatorTransport
+
+    emu = make_emu()
+    with httpx.Client(transport=EmulatorTransport(emu), base_url="https://emulator.local") as c:
+        armed = c.post("/_emulator/faults", json={"kind": "answer", "route": "/batch/images",
+                                                  "answer_status": 418, "answer_body": "teapot",
+                                                  "answer_type": "text/plain"})
+        assert armed.status_code == 201
+        assert emu.faults.pending[0].answer_status == 418

@@ -471,3 +471,32 @@ def test_resume_polling_that_times_out_again_stays_billed_and_fetchable():
     assert again.result.timed_out and emu.ledger.charges == billed
     after = outcomes.apply_job(state, again, ROWS, now=NOW).submissions[hash_]
     assert after.state == "accepted" and after.stalled
+
+
+def test_an_id_the_server_refuses_to_be_asked_about_stops_the_polling_but_stays_billed():
+    """A status id the server answers with its schema refusal is not polled for 30 minutes:
+    polling stops at once, and the work stays billed and fetchable (never resent)."""
+    from batchcore.adapters.jobs import Job as _Job
+    from batchcore.errors import ApiError
+    from batchcore.wire.problems import SCHEMA_REFUSAL
+
+    class Refusing:
+        calls = 0
+
+        def job_status(self, poll_id):
+            self.calls += 1
+            raise ApiError("The orchestrator refused the job id.", status=500, type=SCHEMA_REFUSAL)
+
+    emu, client = make(profile="brief")
+    with client:
+        state, hash_ = submit_images(client)
+        live = client.generate_images(ROWS, batch_hash=hash_)
+    refusing = Refusing()
+    job = _Job(key=hash_, kind="images")
+    from batchcore.adapters.worker import _poll_images
+
+    result = _poll_images(refusing, live, live.batch_id, job, poll_every=0.01, poll_for=60,
+                          sleep=no_sleep)
+    assert result.timed_out and refusing.calls == 1
+    after = outcomes.after_images(state, hash_, ROWS, result, now=NOW).submissions[hash_]
+    assert after.state == "accepted" and after.stalled

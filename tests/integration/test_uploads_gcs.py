@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import socket
 import subprocess
@@ -339,3 +340,61 @@ def test_unreachable_bucket_fails_every_image_without_retrying_each(credentials)
     assert len(sent) == 1 and [f.name for f in report.failed] == ["1.png", "2.png", "3.png"]
     assert "Could not reach the storage bucket" in report.failed[0].reason
     assert "was not sent" in report.failed[1].reason and report.retryable == report.accepted
+
+
+# ----------------------------------------------------------------------------- through the page
+
+
+def _account_info(signing_key) -> dict[str, str]:
+    pem = signing_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    return {"type": "service_account", "project_id": "batch-studio-test",
+            "private_key_id": "generated-at-test-time", "private_key": pem,
+            "client_email": CLIENT_EMAIL, "client_id": "1",
+            "token_uri": "https://oauth2.googleapis.com/token"}
+
+
+@pytest.mark.parametrize("as_table", [True, False], ids=["toml-table", "json-text"])
+def test_reference_upload_gcs_through_the_page(emulator, signing_key, bucket_reader, tmp_path, as_table):
+    """REFERENCE_UPLOAD=gcs: an image dropped on the page lands in the bucket by signed URL, its chip shows, no secret is shown."""
+    from tests.app.conftest import dry_run, enter_batch, make_app
+    from tests.app.hostile_page import visible
+
+    info = _account_info(signing_key)
+    at = make_app(tmp_path, REFERENCE_UPLOAD="gcs", GCS_BUCKET=BUCKET, GCS_ENDPOINT=emulator,
+                  GCS_PREFIX="page/")
+    at.secrets["GCS_SERVICE_ACCOUNT"] = info if as_table else json.dumps(info)
+    at.run()
+    shown = visible(at)
+    assert f"Reference uploads: Cloud Storage bucket {BUCKET}" in shown, shown[-1500:]
+    data = image("PNG", (10, 120, 30))
+    at.file_uploader(key="uploader").set_value([("harbour.png", data, "image/png")]).run()
+    assert not at.exception
+    (ref,) = at.session_state["wf"].references
+    blob = bucket_reader.get_blob(f"page/{hashlib.sha256(data).hexdigest()}.png")
+    assert blob is not None and blob.download_as_bytes() == data
+    assert ref.url.startswith(f"{emulator}/{BUCKET}/page/") and "X-Goog-Signature=" in ref.url
+    assert any(t.value == "harbour.png" for t in at.text)
+    shown = visible(at)
+    assert "BEGIN PRIVATE KEY" not in shown and "X-Goog-Signature" not in shown
+    # The storage emulator speaks plain http: the orchestrator's schema wants https://, so the
+    # dry-run names the reference instead of sending it (a real bucket's URLs are https).
+    enter_batch(at, "S1 | a quiet harbour | 1")
+    dry_run(at)
+    assert "Reference 1" in visible(at) and "not an https:// address" in visible(at)
+
+
+def test_reference_upload_gcs_without_a_usable_account_falls_back_and_says_so(tmp_path):
+    """REFERENCE_UPLOAD=gcs with a broken service account: one sentence in the sidebar, uploads go through the orchestrator."""
+    from tests.app.conftest import make_app
+    from tests.app.hostile_page import visible
+
+    at = make_app(tmp_path, REFERENCE_UPLOAD="gcs", GCS_BUCKET=BUCKET,
+                  GCS_ENDPOINT="http://127.0.0.1:9", GCS_SERVICE_ACCOUNT='{"type": "x"}').run()
+    shown = visible(at)
+    assert "REFERENCE_UPLOAD is gcs, but GCS_SERVICE_ACCOUNT has no client_email" in shown
+    at.file_uploader(key="uploader").set_value(
+        [("harbour.png", image("PNG", (1, 2, 3)), "image/png")]).run()
+    (ref,) = at.session_state["wf"].references
+    assert ref.url.startswith("https://emulator.local/")

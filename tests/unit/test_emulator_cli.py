@@ -36,3 +36,13 @@ def test_strict_flag_reaches_the_configuration():
     """--strict turns on the real server's https-only references; without it the emulator stays lenient."""
     assert parse_config(["--strict"], environ={})[0].strict is True
     assert parse_config([], environ={})[0].strict is False
+
+
+def test_https_needs_both_the_certificate_and_its_key():
+    """--ssl-certfile and --ssl-keyfile are taken together; one alone is a usage error."""
+    import pytest
+
+    _, args = parse_config(["--ssl-certfile", "c.pem", "--ssl-keyfile", "k.pem"], environ={})
+    assert (args.ssl_certfile, args.ssl_keyfile) == ("c.pem", "k.pem")
+    with pytest.raises(SystemExit):
+        parse_config(["--ssl-certfile", "c.pem"], environ={})
