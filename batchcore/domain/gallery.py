@@ -15,6 +15,7 @@ from batchcore.domain.workflow import (
     WorkflowState,
     all_submissions,
     approved_scenes,
+    take_of,
 )
 
 __all__ = ["GalleryCard", "card_urls", "download_name", "gallery_cards", "reroll_text",
@@ -43,7 +44,7 @@ def scene_takes(images: Sequence[GeneratedImage]) -> list[tuple[GeneratedImage, 
     one batch keep their variant order)."""
     groups: dict[str, list[GeneratedImage]] = {}
     for image in images:
-        groups.setdefault(image.batch_id or image.job_id.rsplit("_", 2)[0], []).append(image)
+        groups.setdefault(take_of(image), []).append(image)
     return [tuple(g) for g in reversed(groups.values())]
 
 

@@ -61,6 +61,7 @@ __all__ = [
     "unfetched",
     "record_dry_run",
     "record_images",
+    "take_of",
     "unapprove",
     "video_confirmation_ok",
     "with_draft",
@@ -473,13 +474,24 @@ def _replace(state: WorkflowState, sub: Submission) -> WorkflowState:
 # --- images and approvals -------------------------------------------------------------
 
 
+def take_of(image: GeneratedImage) -> str:
+    """Which batch (take) made ``image``: its batch id, else its job id's batch part."""
+    return image.batch_id or image.job_id.rsplit("_", 2)[0]
+
+
 def record_images(state: WorkflowState, images: Iterable[GeneratedImage]) -> WorkflowState:
-    """Show these images for their scenes (a scene's new images replace its old ones)."""
+    """Show these images for their scenes, after the scene's earlier takes: a later batch
+    never hides earlier paid images of the same scene id. Images of a take already shown
+    (the same batch fetched again) replace it; an approval stays while its image does."""
     by_scene: dict[str, list[GeneratedImage]] = {}
     for image in images:
         by_scene.setdefault(image.scene_id, []).append(image)
-    merged = {**state.images, **{k: tuple(v) for k, v in by_scene.items()}}
-    approvals = {k: a for k, a in state.approvals.items() if k not in by_scene}
+    merged = dict(state.images)
+    for scene, new in by_scene.items():
+        takes = {take_of(i) for i in new}
+        kept = tuple(i for i in state.images.get(scene, ()) if take_of(i) not in takes)
+        merged[scene] = kept + tuple(new)
+    approvals = {k: a for k, a in state.approvals.items() if a.image in merged.get(k, ())}
     return state.model_copy(update={"images": merged, "approvals": approvals})
 
 

@@ -49,7 +49,7 @@ from batchcore.domain.capabilities import clip_notes as _clip_notes
 from batchcore.domain.capabilities import videos_unavailable
 from batchcore.domain.exports import decode_manifest
 from batchcore.domain.exports import import_manifest as parse_manifest
-from batchcore.domain.gallery import GalleryCard, gallery_cards, reroll_text
+from batchcore.domain.gallery import GalleryCard, gallery_cards, reroll_text, scene_takes
 from batchcore.domain.naming import clean_name, has_content, name_entry, workspace_name
 from batchcore.domain.pricing import format_money, image_cost
 from batchcore.domain.retry_rows import plan_retry
@@ -861,8 +861,8 @@ def fetch_results_again(rt: Runtime, ws: Workspace, hash_: str) -> Outcome:
 
 def approve_image(rt: Runtime, ws: Workspace, scene_id: str, variant: int) -> Outcome:
     """Approve one image of a scene (it replaces the scene's earlier pick)."""
-    images = ws.state.images.get(scene_id, ())
-    image = next((i for i in images if i.variant == variant), None)
+    takes = scene_takes(ws.state.images.get(scene_id, ()))
+    image = next((i for i in (takes[0] if takes else ()) if i.variant == variant), None)
     if image is None:
         return Outcome(ws, _error(f"Image #{variant} of {scene_id} is not among the results."))
 

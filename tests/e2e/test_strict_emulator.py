@@ -141,7 +141,9 @@ def test_generates_with_references_and_refuses_a_1001_unit_emoji_prompt(tmp_path
 
         parse(page, f"S1 | {EMOJI_PROMPT} | 1\nS2 | a quiet harbour | 1")
         page.get_by_text("1 line(s) need fixing").wait_for(timeout=30_000)
-        assert page.get_by_role("button", name="Dry-Run Images").is_disabled()
+        page.get_by_role("button", name="Dry-Run Images").click()  # kept clickable: it says why
+        idle(page)
+        assert page.get_by_text(re.compile(r"^Dry-run receipt")).count() == 0
         assert ledger_units(base, cert) == 0
 
         parse(page, EXAMPLE)
@@ -179,7 +181,9 @@ def test_the_emoji_prompt_error_says_how_it_was_counted(tmp_path, page, strict_e
         idle(page)
         page.get_by_text("1,001 of 1,000 characters (emoji count as 2)").first.wait_for(
             timeout=30_000)
-        assert page.get_by_role("button", name="Dry-Run Images").is_disabled()
+        page.get_by_role("button", name="Dry-Run Images").click()  # kept clickable: it says why
+        idle(page)
+        assert page.get_by_text(re.compile(r"^Dry-run receipt")).count() == 0
         assert ledger_units(base, cert) == 0
     finally:
         app.stop()

@@ -48,9 +48,10 @@ def generated(rows, *, batch_id="batch-1", with_prompts=True, approve_variant=No
     state, hash_ = factories.generated(
         factories.drafted(rows), T0, T1, batch_id=batch_id, base="https://x",
         per_scene=images_per_scene, prompts=with_prompts)
-    images = [i.model_copy(update={"job_id": f"job-{i.scene_id}", "thumbnail_url": ""})
-              for imgs in state.images.values() for i in imgs]
-    state = record_images(state, images)
+    # one take per scene, as the server's jobs make them (job id per scene, no thumbnails)
+    state = state.model_copy(update={"images": {
+        scene: tuple(i.model_copy(update={"job_id": f"job-{scene}", "thumbnail_url": ""})
+                     for i in imgs) for scene, imgs in state.images.items()}})
     for row in rows:
         choices = state.images[row.scene_id]
         pick = approve_variant(row) if approve_variant else len(choices)

@@ -282,13 +282,23 @@ def test_after_images_shows_a_differing_server_reported_cost_but_counts_ours():
     assert new.submissions[hash_].actual_cost == Decimal("0.006")
 
 
-def test_after_images_drops_the_approval_of_a_regenerated_scene_only():
-    """New images for a scene drop that scene's approval; other scenes' approvals stay."""
+def test_after_images_keeps_earlier_takes_and_their_approvals():
+    """A new batch for a scene adds a take after the earlier one (earlier paid images are
+    never hidden); approvals stay while their image does."""
     state, hash_ = submitted()
     state = record_images(state, [image("A"), image("Z")])
     state = approve(approve(state, image("A"), NOW), image("Z"), NOW)
     new = after_images(state, hash_, ROWS, ImageRunResult(live=live(done_job("A", 2))), now=LATER)
-    assert set(new.approvals) == {"Z"}
+    assert set(new.approvals) == {"A", "Z"}
+    assert new.images["A"][0] == image("A") and len(new.images["A"]) == 3
+
+
+def test_the_same_take_fetched_again_replaces_itself():
+    """Recording a batch's images twice (fetched again) leaves one copy of that take."""
+    state, hash_ = submitted()
+    once = after_images(state, hash_, ROWS, ImageRunResult(live=live(done_job("A", 2))), now=LATER)
+    twice = record_images(once, once.images["A"])
+    assert twice.images["A"] == once.images["A"]
 
 
 # --- after_image_error --------------------------------------------------------------------
