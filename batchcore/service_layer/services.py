@@ -729,48 +729,72 @@ def generate_gate(rt: Runtime, ws: Workspace, spend: SpendView,
 # --- paid images ------------------------------------------------------------------------------
 
 
-def confirm_images(rt: Runtime, ws: Workspace, hash_: str, now: datetime | None = None) -> Outcome:
-    """Confirm → the one live call: reserved and saved first (the cap checked atomically in
-    the store), then sent in the background; nothing is sent when that cannot be saved."""
+Begin = Callable[[WorkflowState], tuple[WorkflowState, str]]
+
+
+def _reserve(rt: Runtime, ws: Workspace, begin: Begin,
+             start: Callable[[str, str], None]) -> tuple[Outcome, bool]:
+    """The one way paid work begins: ``begin(state) -> (state, hash)`` checks the rules and
+    adds the submission; it is saved with its reservation (the cap checked atomically in
+    the store) and only then ``start(workspace_id, hash)`` sends it in the background.
+    A conflict (another tab) is retried on the newer state, whose rules then decide; when
+    nothing can be saved, nothing is sent. Returns the outcome and whether work started."""
     who = may_spend(rt, ws)
     if not who:
-        return Outcome(ws, _error(who.reason))
+        return Outcome(ws, _error(who.reason)), False
     assert rt.store is not None
-    moment = _now(now)
     for _ in range(4):
         try:
-            new, receipt = begin_image_submission(ws.state, hash_, moment,
-                                                  runner=rt.token, owner=ws.owner,
-                                                  sid=uuid.uuid4().hex)
+            new, hash_ = begin(ws.state)
         except GuardrailError as exc:
-            return Outcome(ws, _error(str(exc)))
-        sub = new.submissions[hash_].model_copy(update={"deployment": rt.deployment})
+            return Outcome(ws, _error(str(exc))), False
+        sub = new.submissions[hash_].model_copy(update={"deployment": rt.deployment,
+                                                         "owner": ws.owner})
         new = new.model_copy(update={"submissions": {**new.submissions, hash_: sub}})
-        new = append_log(new, log_entry(
-            "reserved", f"{receipt.images} image(s), {format_money(receipt.estimated_cost)} "
-            "reserved under the daily cap", job_id=hash_[:12], now=moment))
         reservation = Reservation(_charge(rt, ws.id, sub), cap=rt.settings.daily_cap,
                                   workspace_cap=rt.settings.workspace_cap)
         try:
             version = rt.store.save(ws.id, new, ws.version, reserve=reservation)
         except SpendCapExceeded as exc:
-            return Outcome(ws, _error(str(exc)))
+            return Outcome(ws, _error(str(exc))), False
         except StaleWorkspace:
             loaded = _load(rt, ws.id)
             if loaded is None or not loaded.ok:
-                return Outcome(ws, _error("Nothing was sent: the workspace could not be read."))
+                return Outcome(ws, _error("Nothing was sent: the workspace could not be read.")), \
+                    False
             ws = Workspace(ws.id, loaded.state, loaded.version, ws.owner)
             continue
         except StoreError as exc:
             return Outcome(ws, _error(
                 f"Nothing was sent: the workspace could not be saved ({exc}). Paid actions "
-                "are off until it can be saved."), saved=False)
-        ws = Workspace(ws.id, new, version, ws.owner)
-        _start_images(rt, ws.id, hash_, list(receipt.rows))
-        return Outcome(ws, (Notice("info", (
-            f"Generating {receipt.images} image(s) for {format_money(receipt.estimated_cost)}"
-            " — results are saved as they arrive, even if you close this page.")),))
-    return Outcome(ws, _error("Nothing was sent: the workspace kept changing in another tab."))
+                "are off until it can be saved."), saved=False), False
+        start(ws.id, hash_)
+        return Outcome(Workspace(ws.id, new, version, ws.owner)), True
+    return Outcome(ws, _error("Nothing was sent: the workspace kept changing in another tab.")), \
+        False
+
+
+def confirm_images(rt: Runtime, ws: Workspace, hash_: str, now: datetime | None = None) -> Outcome:
+    """Confirm → the one live call: reserved and saved first, then sent in the background."""
+    moment = _now(now)
+    sent: dict[str, list[BatchRow]] = {}
+
+    def begin(state: WorkflowState) -> tuple[WorkflowState, str]:
+        new, receipt = begin_image_submission(state, hash_, moment, runner=rt.token,
+                                              owner=ws.owner, sid=uuid.uuid4().hex)
+        sent["rows"] = list(receipt.rows)
+        return append_log(new, log_entry(
+            "reserved", f"{receipt.images} image(s), {format_money(receipt.estimated_cost)} "
+            "reserved under the daily cap", job_id=hash_[:12], now=moment)), hash_
+
+    out, started = _reserve(rt, ws, begin,
+                            lambda wid, h: _start_images(rt, wid, h, sent["rows"]))
+    if not started:
+        return out
+    receipt = out.ws.state.receipts[hash_]
+    return replace(out, notices=(Notice("info", (
+        f"Generating {receipt.images} image(s) for {format_money(receipt.estimated_cost)}"
+        " — results are saved as they arrive, even if you close this page.")),))
 
 
 def _after(on_error: Callable[[WorkflowState, str, BaseException], WorkflowState], seen: Fold,
@@ -878,41 +902,17 @@ def approve_image(rt: Runtime, ws: Workspace, scene_id: str, variant: int) -> Ou
 def confirm_videos(rt: Runtime, ws: Workspace, plan: outcomes.VideoPlan, typed: str,
                    now: datetime | None = None) -> Outcome:
     """Confirm the clips after the exact clip count was typed: reserved, then sent."""
-    who = may_spend(rt, ws)
-    if not who:
-        return Outcome(ws, _error(who.reason))
-    assert rt.store is not None
     moment = _now(now)
-    for _ in range(4):
-        try:
-            new, hash_ = outcomes.begin_video_submission(ws.state, plan, typed, moment,
-                                                    runner=rt.token, sid=uuid.uuid4().hex)
-        except GuardrailError as exc:
-            return Outcome(ws, _error(str(exc)))
-        sub = new.submissions[hash_].model_copy(update={"deployment": rt.deployment,
-                                                         "owner": ws.owner})
-        new = new.model_copy(update={"submissions": {**new.submissions, hash_: sub}})
-        reservation = Reservation(_charge(rt, ws.id, sub), cap=rt.settings.daily_cap,
-                                  workspace_cap=rt.settings.workspace_cap)
-        try:
-            version = rt.store.save(ws.id, new, ws.version, reserve=reservation)
-        except SpendCapExceeded as exc:
-            return Outcome(ws, _error(str(exc)))
-        except StaleWorkspace:
-            loaded = _load(rt, ws.id)
-            if loaded is None or not loaded.ok:
-                return Outcome(ws, _error("Nothing was sent: the workspace could not be read."))
-            ws = Workspace(ws.id, loaded.state, loaded.version, ws.owner)
-            continue
-        except StoreError as exc:
-            return Outcome(ws, _error(
-                f"Nothing was sent: the workspace could not be saved ({exc}). Paid actions "
-                "are off until it can be saved."), saved=False)
-        ws = Workspace(ws.id, new, version, ws.owner)
-        _start_videos(rt, ws.id, hash_, plan)
-        return Outcome(ws, (Notice("info", f"Generating {plan.clips} clip(s) for "
-                                           f"{format_money(plan.cost)}."),))
-    return Outcome(ws, _error("Nothing was sent: the workspace kept changing in another tab."))
+
+    def begin(state: WorkflowState) -> tuple[WorkflowState, str]:
+        return outcomes.begin_video_submission(state, plan, typed, moment, runner=rt.token,
+                                               sid=uuid.uuid4().hex)
+
+    out, started = _reserve(rt, ws, begin, lambda wid, h: _start_videos(rt, wid, h, plan))
+    if not started:
+        return out
+    return replace(out, notices=(Notice("info", f"Generating {plan.clips} clip(s) for "
+                                                f"{format_money(plan.cost)}."),))
 
 
 def _start_videos(rt: Runtime, workspace_id: str, hash_: str, plan: outcomes.VideoPlan) -> None:
