@@ -218,6 +218,7 @@ def prompts(rt: Runtime) -> None:
     st.header("2. Prompts")
     state = current()
     _restore_widgets(state.inputs)
+    _recent_batches(rt)
     choice = st.radio("Mode", MODES, key="mode", horizontal=True)
     mode = "single" if choice == "Single" else "batch"
     inputs = state.inputs.model_copy(update={"mode": mode})
@@ -256,6 +257,23 @@ def prompts(rt: Runtime) -> None:
     state = keep(services.update_inputs(rt, ws(), inputs, parsed), "prompts").ws.state
     show_notices("prompts")
     _preview(state, parsed, stale)
+
+
+def _recent_batches(rt: Runtime) -> None:
+    """Batches dry-run before (any workspace of this person), loaded back in one click."""
+    recent = services.recent_batches(rt, st.session_state.get(OWNER_KEY, ""))
+    if not recent:
+        return
+    with st.expander("Recent batches", icon=":material/history:"):
+        for i, (label, text) in enumerate(recent):
+            c1, c2 = st.columns([5, 1])
+            c1.text(label)
+            if c2.button("Load", key=f"load_recent_{i}", width="stretch"):
+                keep(services.load_batch(rt, ws(), text, f"loaded a recent batch: {label}"),
+                     "prompts")
+                st.session_state["_widgets_restored"] = False
+                st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
+                st.rerun()
 
 
 def _batch_draft(rt: Runtime, inputs: Inputs) -> tuple[ParseResult, bool]:

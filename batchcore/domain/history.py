@@ -60,3 +60,28 @@ def spend_totals(per_day: Mapping[str, Decimal], today: date) -> dict[str, Decim
         "week": sum((v for d, v in per_day.items() if d in week), Decimal(0)),
         "total": sum(per_day.values(), Decimal(0)),
     }
+
+
+def recent_batches(states: Mapping[str, WorkflowState], limit: int = 8) -> list[tuple[str, str]]:
+    """Batches dry-run before, newest first, as (label, batch text) to load back in one
+    click; the same text is offered once. Labels and texts are plain text."""
+    from batchcore.domain.rows import format_batch
+
+    receipts = sorted((r for s in states.values() for r in s.receipts.values() if r.rows),
+                      key=lambda r: r.created_at, reverse=True)
+    seen: set[str] = set()
+    out: list[tuple[str, str]] = []
+    for receipt in receipts:
+        rows = [row.model_copy(update={"ref_urls": ()}) for row in receipt.rows]
+        text = format_batch(rows)
+        if text in seen:
+            continue
+        seen.add(text)
+        first = rows[0]
+        more = f" and {len(rows) - 1} more row(s)" if len(rows) > 1 else ""
+        label = (f"{receipt.created_at:%Y-%m-%d %H:%M} UTC — {first.scene_id}: "
+                 f"{first.prompt[:60]}{'…' if len(first.prompt) > 60 else ''}{more}")
+        out.append((label, text))
+        if len(out) >= limit:
+            break
+    return out

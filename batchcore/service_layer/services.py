@@ -50,6 +50,7 @@ from batchcore.domain.capabilities import videos_unavailable
 from batchcore.domain.exports import decode_manifest
 from batchcore.domain.exports import import_manifest as parse_manifest
 from batchcore.domain.gallery import GalleryCard, gallery_cards, reroll_text, scene_takes
+from batchcore.domain.history import recent_batches as history_batches
 from batchcore.domain.naming import clean_name, has_content, name_entry, workspace_name
 from batchcore.domain.pricing import format_money, image_cost
 from batchcore.domain.retry_rows import plan_retry
@@ -109,6 +110,7 @@ __all__ = [
     "generate_gate",
     "HistoryView",
     "history_view",
+    "recent_batches",
     "recent_workspaces",
     "rename_workspace",
     "reroll_scene",
@@ -990,6 +992,16 @@ def _owned(rt: Runtime, owner: str, limit: int) -> list[tuple[WorkspaceSummary, 
             continue
         out.append((summary, loaded.state))
     return out
+
+
+def recent_batches(rt: Runtime, owner: str = "", limit: int = 8) -> list[tuple[str, str]]:
+    """Batches this person dry-ran before (any of their workspaces), to load back in one
+    click as a new batch (it needs its own dry-run)."""
+    try:
+        owned = _owned(rt, owner, 30)
+    except StoreError:
+        return []
+    return history_batches({s.workspace_id: state for s, state in owned}, limit)
 
 
 def recent_workspaces(rt: Runtime, owner: str = "", limit: int = 8) -> list[RecentWorkspace]:

@@ -316,3 +316,18 @@ def test_history_is_a_gallery_with_names_and_mock_spend(app):
     assert "Mock mode:" in shown
     assert sum(len(el.proto.imgs) for el in app.image) >= 3
     assert any(p.proto.label == "Open (current)" for p in app.get("page_link"))
+
+
+def test_a_recent_batch_loads_back_in_one_click(app):
+    """A batch dry-run in one workspace is offered in a new one and loads with one click,
+    as a new batch that needs its own dry-run."""
+    enter_batch(app)
+    dry_run(app)
+    app.button(key="new_workspace").click().run()
+    app.run()
+    assert app.session_state["wf"].draft.rows == ()
+    app.button(key="load_recent_0").click().run()
+    state = app.session_state["wf"]
+    assert [r.scene_id for r in state.draft.rows] == ["SCENE-001", "SCENE-002", "SCENE-003"]
+    assert not state.receipts  # its own dry-run is needed
+    assert app.button(key="generate").disabled

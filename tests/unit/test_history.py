@@ -229,3 +229,16 @@ def test_history_counts_an_unknown_outcome_as_the_spend_cap_does():
     ws, _ = _image_workspace("S1 | kitchen | 3", at=DAY1, state="outcome_unknown",
                              actual="0.002")
     assert spend_per_day({"ws": ws}) == {"2026-11-23": Decimal("0.006")}
+
+
+def test_recent_batches_are_newest_first_and_each_text_once():
+    """Batches dry-run before come back newest first, the same batch once, references off."""
+    from batchcore.domain.history import recent_batches
+    from tests import factories
+
+    old = factories.dry_ran(factories.drafted("A | kitchen | 2\nB | hall | 1"), DAY1)
+    new = factories.dry_ran(factories.drafted("C | garden | 3"), DAY2)
+    again = factories.dry_ran(factories.drafted("A | kitchen | 2\nB | hall | 1"), DAY1)
+    batches = recent_batches({"w1": old, "w2": new, "w3": again})
+    assert [text for _, text in batches] == ["C | garden | 3", "A | kitchen | 2\nB | hall | 1"]
+    assert batches[1][0].endswith("A: kitchen and 1 more row(s)")
