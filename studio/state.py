@@ -22,6 +22,8 @@ WORKSPACE_KEY = "wid"
 VERSION_KEY = "wf_version"
 OWNER_KEY = "owner"
 NOTICES_KEY = "notices"
+#: the workspace id the browser's address has shown at least once
+CONFIRMED_KEY = "_address_confirmed"
 THUMBS_KEY = "_ref_thumbnails"
 #: the url path of the page that ran last (a page switch is told from Back/Forward by it)
 PAGE_KEY = "_page"
@@ -91,8 +93,11 @@ def open_workspace(rt: Runtime, owner: str = "", *, page_changed: bool = False) 
     switch, or a new one (stored with its first content); on a run that keeps the session's
     workspace, bring it up to date (another tab, the background worker)."""
     wanted = st.query_params.get("w", "")
-    choice = choose_workspace(wanted, st.session_state.get(WORKSPACE_KEY),
-                              page_changed=page_changed)
+    have = st.session_state.get(WORKSPACE_KEY)
+    if wanted and wanted == have:
+        st.session_state[CONFIRMED_KEY] = have  # the browser's address shows it
+    choice = choose_workspace(wanted, have, page_changed=page_changed,
+                              confirmed=st.session_state.get(CONFIRMED_KEY) == have)
     if choice.action == "keep":
         if choice.set_address:
             st.query_params["w"] = choice.workspace_id
@@ -117,6 +122,8 @@ def open_workspace(rt: Runtime, owner: str = "", *, page_changed: bool = False) 
         out = services.new_workspace(rt, owner)
     st.session_state[NOTICES_KEY] = kept
     keep(out)
+    if out.ws.id and out.ws.id == wanted:
+        st.session_state[CONFIRMED_KEY] = wanted  # opened from the address: it shows it
     if out.ws.id != wanted:  # a bad or foreign link started a new workspace: drop the link
         if out.ws.id:
             st.query_params["w"] = out.ws.id

@@ -28,10 +28,13 @@ class Choice:
     set_address: bool = False
 
 
-def choose_workspace(address_id: str, session_id: str | None, *, page_changed: bool) -> Choice:
+def choose_workspace(address_id: str, session_id: str | None, *, page_changed: bool,
+                     confirmed: bool = True) -> Choice:
     """Decide from the address's ``?w=`` (``""`` when absent), the session's workspace id
-    (``None`` in a new session, :data:`UNSTORED` when not stored) and whether this run
-    follows a switch from another page of the app."""
+    (``None`` in a new session, :data:`UNSTORED` when not stored), whether this run
+    follows a switch from another page of the app, and whether the browser's address has
+    ever shown the session's workspace (``confirmed``): a workspace stored a moment ago may
+    get a click whose request still carries the bare address — that click belongs to it."""
     stored = session_id not in (None, "", UNSTORED)
     if session_id is None:
         return Choice("open", address_id) if address_id else Choice("fresh")
@@ -41,6 +44,6 @@ def choose_workspace(address_id: str, session_id: str | None, *, page_changed: b
         return Choice("open", address_id)
     if not stored:
         return Choice("keep")
-    if page_changed:  # the page switch dropped ?w=: the workspace comes along
+    if page_changed or not confirmed:  # a page switch dropped ?w=, or it has not arrived yet
         return Choice("keep", session_id or "", set_address=True)
     return Choice("fresh")  # Back/Forward to the bare address of "New workspace"

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import reduce
-from typing import Literal
+from typing import Literal, TypeVar
 
 from batchcore.adapters import worker
 from batchcore.adapters.assets import AssetLoader, AssetView, asset_source
@@ -131,6 +131,7 @@ __all__ = [
 ]
 
 Fold = Callable[[WorkflowState], WorkflowState]
+R = TypeVar("R")
 Level = Literal["error", "warning", "info", "success"]
 
 
@@ -816,53 +817,65 @@ def _send_or_refuse(rec: WorkspaceRecorder, hash_: str, on_error: Callable[..., 
     return False
 
 
-def _start_images(rt: Runtime, workspace_id: str, hash_: str, rows: list[BatchRow]) -> None:
+def _start(rt: Runtime, workspace_id: str, hash_: str, kind: str,
+           call: Callable[[Job], R], on_error: Callable[..., WorkflowState],
+           fold_result: Callable[[WorkflowState, R], WorkflowState], *,
+           sends: bool = True) -> None:
+    """Run one paid job in the background, every step saved into the stored workspace:
+    "sent" first when it ``sends`` (not saved → not sent), then each checkpoint, then the
+    result or the error, retried until saved."""
     rec = _recorder(rt, workspace_id)
-    poll = rt.settings.poll_interval
 
     def work(job: Job) -> None:
         job.on_checkpoint = lambda j: rec.record(outcomes.checkpoint_fold(j))
-        if not _send_or_refuse(rec, hash_, outcomes.after_image_error):
+        if sends and not _send_or_refuse(rec, hash_, on_error):
             return
         try:
             with report_waits(_wait_logger(rec, hash_)):
-                result = worker.run_images(rt.client, rows, hash_, job, poll_every=poll)
+                result = call(job)
         except BaseException as exc:  # noqa: BLE001 - every failure is recorded
-            seen = outcomes.checkpoint_fold(job)
-            rec.record(_after(outcomes.after_image_error, seen, hash_, exc))
+            rec.record(_after(on_error, outcomes.checkpoint_fold(job), hash_, exc))
         else:
             seen = outcomes.checkpoint_fold(job)
-            rec.record(lambda s: outcomes.after_images(seen(s), hash_, rows, result))
+            rec.record(lambda s: fold_result(seen(s), result))
         rec.flush_until_saved()
 
-    rt.runner.start(hash_, "images", work)
+    rt.runner.start(hash_, kind, work)
+
+
+def _start_images(rt: Runtime, workspace_id: str, hash_: str, rows: list[BatchRow]) -> None:
+    poll = rt.settings.poll_interval
+    _start(rt, workspace_id, hash_, "images",
+           lambda job: worker.run_images(rt.client, rows, hash_, job, poll_every=poll),
+           outcomes.after_image_error,
+           lambda s, result: outcomes.after_images(s, hash_, rows, result))
+
+
+def _start_videos(rt: Runtime, workspace_id: str, hash_: str, plan: outcomes.VideoPlan) -> None:
+    poll = rt.settings.poll_interval
+    _start(rt, workspace_id, hash_, "videos",
+           lambda job: worker.run_videos(rt.client, plan, hash_, job, poll_every=poll),
+           outcomes.after_video_error,
+           lambda s, result: outcomes.after_videos(s, hash_, result))
 
 
 def _start_resume(rt: Runtime, workspace_id: str, sub: Submission) -> None:
-    """Poll again a submission the server accepted (after a restart, or "Fetch again")."""
-    rec = _recorder(rt, workspace_id)
+    """Poll again a submission the server accepted (after a restart, or "Fetch again");
+    nothing is sent."""
     poll = rt.settings.poll_interval
     hash_ = sub.batch_hash
 
-    def work(job: Job) -> None:
-        job.on_checkpoint = lambda j: rec.record(outcomes.checkpoint_fold(j))
-        try:
-            with report_waits(_wait_logger(rec, hash_)):
-                result = worker.resume_polling(rt.client, sub, job, poll_every=poll)
-        except BaseException as exc:  # noqa: BLE001
-            seen = outcomes.checkpoint_fold(job)
-            rec.record(_after(outcomes.after_image_error, seen, hash_, exc))
-        else:
-            seen = outcomes.checkpoint_fold(job)
-            if isinstance(result, outcomes.VideoRunResult):
-                rec.record(lambda s: outcomes.after_videos(seen(s), hash_, result))
-            else:
-                rec.record(lambda s: outcomes.after_images(
-                    seen(s), hash_, s.receipts[hash_].rows if hash_ in s.receipts else (),
-                    result))
-        rec.flush_until_saved()
+    def fold(s: WorkflowState,
+             result: outcomes.ImageRunResult | outcomes.VideoRunResult) -> WorkflowState:
+        if isinstance(result, outcomes.VideoRunResult):
+            return outcomes.after_videos(s, hash_, result)
+        rows = s.receipts[hash_].rows if hash_ in s.receipts else ()
+        return outcomes.after_images(s, hash_, rows, result)
 
-    rt.runner.start(hash_, sub.kind, work)
+    _start(rt, workspace_id, hash_, sub.kind,
+           lambda job: worker.resume_polling(rt.client, sub, job, poll_every=poll),
+           outcomes.after_image_error if sub.kind == "images" else outcomes.after_video_error,
+           fold, sends=False)
 
 
 def fetch_results_again(rt: Runtime, ws: Workspace, hash_: str) -> Outcome:
@@ -915,28 +928,6 @@ def confirm_videos(rt: Runtime, ws: Workspace, plan: outcomes.VideoPlan, typed: 
         return out
     return replace(out, notices=(Notice("info", f"Generating {plan.clips} clip(s) for "
                                                 f"{format_money(plan.cost)}."),))
-
-
-def _start_videos(rt: Runtime, workspace_id: str, hash_: str, plan: outcomes.VideoPlan) -> None:
-    rec = _recorder(rt, workspace_id)
-    poll = rt.settings.poll_interval
-
-    def work(job: Job) -> None:
-        job.on_checkpoint = lambda j: rec.record(outcomes.checkpoint_fold(j))
-        if not _send_or_refuse(rec, hash_, outcomes.after_video_error):
-            return
-        try:
-            with report_waits(_wait_logger(rec, hash_)):
-                result = worker.run_videos(rt.client, plan, hash_, job, poll_every=poll)
-        except BaseException as exc:  # noqa: BLE001
-            seen = outcomes.checkpoint_fold(job)
-            rec.record(_after(outcomes.after_video_error, seen, hash_, exc))
-        else:
-            seen = outcomes.checkpoint_fold(job)
-            rec.record(lambda s: outcomes.after_videos(seen(s), hash_, result))
-        rec.flush_until_saved()
-
-    rt.runner.start(hash_, "videos", work)
 
 
 # --- assets -----------------------------------------------------------------------------------

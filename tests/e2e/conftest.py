@@ -42,9 +42,10 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
 class Server:
     """A subprocess on loopback that is stopped at the end."""
 
-    def __init__(self, args: list[str], env: dict[str, str], health: str) -> None:
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE)
+    def __init__(self, args: list[str], env: dict[str, str], health: str,
+                 cwd: Path = ROOT) -> None:
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)  # nobody reads it: a full pipe would hang
         try:
             wait_http(health)
         except RuntimeError:

@@ -25,7 +25,13 @@ def _batch(page, text: str = EXAMPLE) -> None:
 def _generate(page) -> None:
     page.get_by_role("button", name="Dry-Run Images").click()
     idle(page)
-    page.get_by_role("button", name="Generate Images").click()
+    try:
+        page.get_by_role("button", name="Generate Images").click(timeout=20_000)
+    except Exception:
+        shot(page, "generate-disabled")
+        print("CAPTIONS", page.locator("[data-testid=stCaptionContainer]").all_inner_texts())
+        print("ALERTS", page.locator("[data-testid=stAlert]").all_inner_texts())
+        raise
     idle(page)
     page.get_by_role("button", name=re.compile(r"^Confirm — spend \$0\.012$")).click()
     page.get_by_role("button", name="Approve SCENE-003 #1").wait_for(timeout=60_000)

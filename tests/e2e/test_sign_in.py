@@ -9,13 +9,11 @@ import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import ROOT, free_port, idle, shot, wait_http
+from tests.e2e.conftest import ROOT, Server, free_port, idle, shot
 from tests.e2e.test_browser_flow import _batch, _generate
 
 pytestmark = pytest.mark.e2e
@@ -23,26 +21,6 @@ pytestmark = pytest.mark.e2e
 
 def _provider_installed() -> bool:
     return importlib.util.find_spec("oidc_provider_mock") is not None
-
-
-class _Proc:
-    """A subprocess on loopback, started in ``cwd`` and stopped at the end."""
-
-    def __init__(self, args: list[str], env: dict[str, str], health: str, cwd: Path) -> None:
-        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-        try:
-            wait_http(health)
-        except RuntimeError:
-            self.stop()
-            raise
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
 
 
 def _env(**extra: str) -> dict[str, str]:
@@ -61,7 +39,7 @@ def signed_app(tmp_path):
         pytest.skip("oidc-provider-mock is not installed (pip install oidc-provider-mock)")
     oidc_port, app_port = free_port(), free_port()
     issuer = f"http://127.0.0.1:{oidc_port}"
-    provider = _Proc([sys.executable, "-m", "oidc_provider_mock", "--port", str(oidc_port),
+    provider = Server([sys.executable, "-m", "oidc_provider_mock", "--port", str(oidc_port),
                       "--host", "127.0.0.1"], _env(), f"{issuer}/.well-known/openid-configuration",
                      tmp_path)
     # Streamlit reads .streamlit/ from its working directory: a throwaway one, with
@@ -79,7 +57,7 @@ def signed_app(tmp_path):
         encoding="utf-8")
     url = f"http://127.0.0.1:{app_port}"
     try:
-        app = _Proc([sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
+        app = Server([sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
                      "--server.headless", "true", "--server.port", str(app_port),
                      "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
                      "--browser.gatherUsageStats", "false"],

@@ -210,3 +210,14 @@ def test_a_file_removed_from_the_drop_zone_detaches_its_reference():
     assert vanished_references([a, b, restored], dropped, ["f1", "f2"]) == []
     # the same file dropped again under a new id keeps its reference
     assert vanished_references([a], {"f1": a.sha256, "f3": a.sha256}, ["f3"]) == []
+
+
+def test_a_click_racing_the_new_link_stays_in_the_workspace_it_just_stored():
+    """A workspace stored a moment ago whose ?w= the browser has not shown yet: a request
+    with the bare address keeps it (the click belongs to it) and sets the address again;
+    once the address has shown it, a bare address is Back to "New workspace"."""
+    from batchcore.domain.navigation import choose_workspace
+
+    racing = choose_workspace("", "abc", page_changed=False, confirmed=False)
+    assert (racing.action, racing.workspace_id, racing.set_address) == ("keep", "abc", True)
+    assert choose_workspace("", "abc", page_changed=False, confirmed=True).action == "fresh"
