@@ -41,13 +41,13 @@ def generate_in_browser(browser, url: str, timeout_ms: int = 120_000) -> str:
         page.goto(url)
         idle(page)
         box = page.locator("textarea[aria-label='Batch']")
-        if not box.is_visible():  # Batch is the default mode; choose it if it is not
-            page.get_by_test_id("stRadioGroup").get_by_text("Batch", exact=True).first.click()
-            idle(page)
+        box.wait_for()  # Batch is the default mode; the first run may still be drawing it
         box.fill(BATCH)
         box.press("Control+Enter")
         idle(page)
+        page.wait_for_timeout(300)  # as tests/e2e's idle: let the address settle
         page.get_by_role("button", name="Parse").click()
+        page.get_by_text("Parsed rows").first.wait_for(timeout=20_000)
         idle(page)
         page.get_by_role("button", name="Dry-Run Images").click()
         idle(page)
