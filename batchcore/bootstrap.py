@@ -51,6 +51,8 @@ class Runtime:
     asset_loader: Any = None
     #: where reference images go when not through the orchestrator (REFERENCE_UPLOAD=gcs)
     uploader: Any = None
+    #: per view name, (the listed workspace versions, what was derived from them)
+    views: dict[str, tuple[Any, Any]] = field(default_factory=dict)
 
     @property
     def deployment(self) -> str:

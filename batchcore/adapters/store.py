@@ -37,6 +37,7 @@ import re
 import secrets
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -317,6 +318,10 @@ class WorkspaceStore:
         self.url = parsed.render_as_string(hide_password=True)
         self._file: Path | None = None
         self._reserve_lock = threading.Lock()
+        #: listed workspaces parsed once per stored version: id → (version, summary, state)
+        self._parsed: OrderedDict[str, tuple[int, WorkspaceSummary, WorkflowState | None]] = (
+            OrderedDict())
+        self._parsed_lock = threading.Lock()
         if parsed.get_backend_name() == "sqlite" and (parsed.database or "") not in ("", ":memory:") \
                 and not (parsed.database or "").startswith("file:"):
             self._file = Path(parsed.database or "").expanduser().resolve()
@@ -719,21 +724,55 @@ class WorkspaceStore:
 
     def list_workspaces(self, limit: int = 50) -> list[WorkspaceSummary]:
         """The most recently updated workspaces first, with a few numbers from each state."""
+        return [summary for summary, _ in self.recent(limit)]
+
+    #: how many parsed workspaces :meth:`recent` keeps (History lists 50)
+    PARSED_KEPT = 64
+
+    def recent(self, limit: int = 50) -> list[tuple[WorkspaceSummary, WorkflowState | None]]:
+        """The most recently updated workspaces first: each one's summary and state (None
+        when its saved data is damaged; the summary then says why).
+
+        Every page run lists them (the recent-workspace switcher, recent batches), so a
+        state is parsed once per stored version and kept (the last :attr:`PARSED_KEPT`):
+        listing the same workspaces again reads only their ids and versions. Versions grow
+        with every save, whichever process made it, so a kept state is never stale.
+        """
         limit = max(0, int(limit))
 
-        def fetch() -> list[WorkspaceSummary]:
+        def fetch() -> list[tuple[int, WorkspaceSummary, WorkflowState | None]]:
             with self._engine.connect() as conn:
-                rows = conn.execute(
-                    sa.select(workspaces)
+                heads = conn.execute(
+                    sa.select(workspaces.c.id, workspaces.c.version)
                     .order_by(workspaces.c.updated_at.desc(), workspaces.c.id)
                     .limit(limit)
-                ).mappings().all()
-            return [self._summary(row) for row in rows]
+                ).all()
+                with self._parsed_lock:
+                    missing = [wid for wid, version in heads
+                               if (kept := self._parsed.get(wid)) is None
+                               or kept[0] != int(version)]
+                fresh: dict[str, tuple[int, WorkspaceSummary, WorkflowState | None]] = {}
+                for start in range(0, len(missing), 200):
+                    for row in conn.execute(sa.select(workspaces).where(
+                            workspaces.c.id.in_(missing[start:start + 200]))).mappings():
+                        summary, state = self._parse(row)
+                        fresh[row["id"]] = (int(row["version"]), summary, state)
+            out = []
+            with self._parsed_lock:
+                self._parsed.update(fresh)
+                for wid, _version in heads:
+                    kept = fresh.get(wid) or self._parsed.get(wid)
+                    if kept is not None:  # None: deleted between the two reads
+                        self._parsed.move_to_end(wid)
+                        out.append(kept)
+                while len(self._parsed) > max(self.PARSED_KEPT, limit):
+                    self._parsed.popitem(last=False)
+            return out
 
-        return self._run("list the workspaces", fetch)
+        return [(summary, state) for _, summary, state in self._run("list the workspaces", fetch)]
 
     @staticmethod
-    def _summary(row) -> WorkspaceSummary:
+    def _parse(row) -> tuple[WorkspaceSummary, WorkflowState | None]:
         common = dict(workspace_id=row["id"], created_at=_aware(row["created_at"]),
                       updated_at=_aware(row["updated_at"]), version=int(row["version"]))
         try:
@@ -741,14 +780,15 @@ class WorkspaceStore:
         except (ValidationError, ValueError, TypeError, OverflowError) as exc:
             return WorkspaceSummary(**common, rows=0, images=0, submissions=0,
                                     spent=Decimal(0),
-                                    problem=f"Its saved data is damaged: {_first_error_line(exc)}")
+                                    problem=f"Its saved data is damaged: {_first_error_line(exc)}"
+                                    ), None
         return WorkspaceSummary(
             **common,
             rows=len(state.draft.rows),
             images=sum(len(images) for images in state.images.values()),
             submissions=len(state.submissions),
             spent=_spent(state),
-        )
+        ), state
 
     def delete(self, workspace_id: str) -> bool:
         """Delete a workspace; True when it existed. (Set-aside corrupt copies are kept.)"""

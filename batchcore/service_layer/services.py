@@ -28,7 +28,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from functools import reduce
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, cast
 
 from batchcore.adapters import worker
 from batchcore.adapters.assets import AssetLoader, AssetView, asset_source
@@ -970,19 +970,27 @@ class RecentWorkspace:
 
 
 def _owned(rt: Runtime, owner: str, limit: int) -> list[tuple[WorkspaceSummary, WorkflowState]]:
-    """The listed workspaces this person may open (raises ``StoreError``)."""
+    """The listed workspaces this person may open, newest first (raises ``StoreError``).
+    Damaged ones are left out (History says so from the summaries); states are parsed
+    once per stored version by the store."""
     if rt.store is None:
         return []
-    summaries = rt.store.list_workspaces(limit=limit)
-    out = []
-    for summary in summaries:
-        loaded = _load(rt, summary.workspace_id)
-        if loaded is None or not loaded.ok:
-            continue
-        if owner and loaded.state.owner != owner:  # signed in: one's own workspaces only
-            continue
-        out.append((summary, loaded.state))
-    return out
+    return [(summary, state) for summary, state in rt.store.recent(limit)
+            if state is not None and (not owner or state.owner == owner)]
+
+
+def _memo(rt: Runtime, name: str, pairs: list[tuple[WorkspaceSummary, WorkflowState]],
+          make: Callable[[], R]) -> R:
+    """``make()`` once per set of listed workspace versions (every page run asks again)."""
+    key = tuple((s.workspace_id, s.version) for s, _ in pairs)
+    with rt.lock:
+        kept = rt.views.get(name)
+    if kept is not None and kept[0] == key:
+        return cast(R, kept[1])
+    value = make()
+    with rt.lock:
+        rt.views[name] = (key, value)
+    return value
 
 
 def recent_batches(rt: Runtime, owner: str = "", limit: int = 8) -> list[tuple[str, str]]:
@@ -992,7 +1000,8 @@ def recent_batches(rt: Runtime, owner: str = "", limit: int = 8) -> list[tuple[s
         owned = _owned(rt, owner, 30)
     except StoreError:
         return []
-    return history_batches({s.workspace_id: state for s, state in owned}, limit)
+    return _memo(rt, f"recent_batches {owner} {limit}", owned, lambda: history_batches(
+        {s.workspace_id: state for s, state in owned}, limit))
 
 
 def recent_workspaces(rt: Runtime, owner: str = "", limit: int = 8) -> list[RecentWorkspace]:
@@ -1001,8 +1010,9 @@ def recent_workspaces(rt: Runtime, owner: str = "", limit: int = 8) -> list[Rece
         owned = _owned(rt, owner, limit)
     except StoreError:
         return []
-    return [RecentWorkspace(s.workspace_id, workspace_name(state), s.updated_at)
-            for s, state in owned]
+    return _memo(rt, f"recent_workspaces {owner} {limit}", owned, lambda: [
+        RecentWorkspace(s.workspace_id, workspace_name(state), s.updated_at)
+        for s, state in owned])
 
 
 @dataclass(frozen=True)

@@ -295,6 +295,42 @@ def test_corrupt_row_shows_in_history_with_a_problem(store):
     assert (summary.rows, summary.images, summary.submissions, summary.spent) == (0, 0, 0, 0)
 
 
+def test_recent_lists_states_newest_first_and_follows_saves_from_another_process(db_url):
+    """recent() gives each listed state, and a save made elsewhere shows in the next listing."""
+    with WorkspaceStore(db_url) as here, WorkspaceStore(db_url) as other:
+        first = here.new_workspace(append_log(WorkflowState(), log_entry("edited", "one")))
+        second = here.new_workspace(append_log(WorkflowState(), log_entry("edited", "two")))
+        listed = here.recent()
+        assert [s.workspace_id for s, _ in listed] == [second, first]
+        assert [state.log[-1].message for _, state in listed] == ["two", "one"]
+        loaded = other.load(first)
+        other.save(first, append_log(loaded.state, log_entry("edited", "three")), loaded.version)
+        again = here.recent()
+        assert [s.workspace_id for s, _ in again] == [first, second]
+        assert again[0][1].log[-1].message == "three"
+        assert again[0][0].version == loaded.version + 1
+        other.delete(second)
+        assert [s.workspace_id for s, _ in here.recent()] == [first]
+
+
+def test_recent_gives_no_state_for_a_damaged_row(store):
+    """recent() lists a damaged row with its problem and no state, beside readable ones."""
+    good = store.new_workspace(WorkflowState())
+    broken = new_workspace_id()
+    insert_raw(store, broken, "{broken")
+    listed = {s.workspace_id: (s, state) for s, state in store.recent()}
+    assert listed[good][1] == WorkflowState()
+    assert listed[broken][1] is None and "damaged" in listed[broken][0].problem
+
+
+def test_recent_keeps_a_bounded_number_of_parsed_states(store):
+    """Listing more workspaces than it keeps still lists them all, and keeps at most the limit."""
+    ids = [store.new_workspace(WorkflowState()) for _ in range(store.PARSED_KEPT + 6)]
+    assert len(store.recent(limit=len(ids))) == len(ids)
+    assert len(store.recent(limit=5)) == 5
+    assert len(store._parsed) <= store.PARSED_KEPT
+
+
 def test_saving_to_an_invalid_id_is_refused(store):
     """save() with a malformed id raises StoreError and stores nothing."""
     with pytest.raises(StoreError, match="not valid"):
