@@ -245,12 +245,8 @@ def prompts(rt: Runtime) -> None:
                                         "SCENE-002 | Cozy living room with fireplace | 3")
         inputs = inputs.model_copy(update={"batch_text": text})
         if st.button("Parse", key="parse"):
-            result = parse_batch(text)
-            inputs = inputs.model_copy(update={
-                "parsed_text": text,
-                "grid": tuple({"scene_id": r.scene_id, "prompt": r.prompt, "variants": r.variants}
-                              for r in result.rows),
-            })
+            # saved before anything slow is drawn: a click that cuts this run short keeps it
+            inputs = keep(services.parse_text(rt, ws(), text), "prompts").ws.state.inputs
             st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
         parsed, stale = _batch_draft(rt, inputs)
 
@@ -784,10 +780,11 @@ def exports(rt: Runtime) -> None:
     with st.expander("Export and import"):
         records = manifest_records(state)
         c1, c2, c3, c4 = st.columns(4)
-        c1.download_button("Manifest (CSV)", "\ufeff" + manifest_csv(records),
+        # files are built when clicked (deferred), not on every run of the page
+        c1.download_button("Manifest (CSV)", lambda: "\ufeff" + manifest_csv(records),
                            file_name="batch-manifest.csv", mime="text/csv",
                            disabled=not records, key="dl_csv")
-        c2.download_button("Manifest (JSON)", manifest_json(records),
+        c2.download_button("Manifest (JSON)", lambda: manifest_json(records),
                            file_name="batch-manifest.json", mime="application/json",
                            disabled=not records, key="dl_json")
         # A prepared ZIP belongs to the approvals it was made from; new picks need a new one.
@@ -800,7 +797,7 @@ def exports(rt: Runtime) -> None:
             c3.download_button("Download ZIP", made[1],
                                file_name="approved-images.zip", mime="application/zip",
                                key="dl_zip")
-        c4.download_button("Status log (text)", status_log_text(state),
+        c4.download_button("Status log (text)", lambda: status_log_text(state),
                            file_name="status-log.txt", mime="text/plain",
                            disabled=not state.log, key="dl_log")
         upload = st.file_uploader("Import a manifest (CSV or JSON) as a new batch",

@@ -492,8 +492,10 @@ def update_inputs(rt: Runtime, ws: Workspace, inputs: Inputs, parsed: ParseResul
     return _commit(rt, ws, fold)
 
 
-def load_batch(rt: Runtime, ws: Workspace, text: str, note: str) -> Outcome:
-    """Put ``text`` into Batch mode as a new, parsed batch (it needs its own dry-run)."""
+def parse_text(rt: Runtime, ws: Workspace, text: str, note: str = "") -> Outcome:
+    """Parse ``text`` as the batch (Batch mode, the grid filled from it) and save it at once,
+    so the parse is kept even when the page run that asked for it is cut short by the next
+    click. With ``note`` it is also said in the log (a batch loaded from elsewhere)."""
     result = parse_batch(text)
 
     def fold(state: WorkflowState) -> WorkflowState:
@@ -505,9 +507,15 @@ def load_batch(rt: Runtime, ws: Workspace, text: str, note: str) -> Outcome:
         urls = [r.url for r in state.references]
         checked = ParseResult(rows=attach_refs(result.rows, urls), errors=result.errors)
         new = with_draft(state.model_copy(update={"inputs": inputs}), "batch", checked)
-        return append_log(new, log_entry("loaded", note))
+        return append_log(new, log_entry("loaded", note)) if note else new
 
     return _commit(rt, ws, fold)
+
+
+def load_batch(rt: Runtime, ws: Workspace, text: str, note: str) -> Outcome:
+    """Put ``text`` into Batch mode as a new, parsed batch (it needs its own dry-run)."""
+    return parse_text(rt, ws, text, note)
+
 
 
 def import_manifest(rt: Runtime, ws: Workspace, name: str, data: bytes) -> Outcome:

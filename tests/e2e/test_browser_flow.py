@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
@@ -87,6 +88,44 @@ def test_refresh_restores_the_workspace(mock_app, page):
     assert page.get_by_text("✓ Approved").count() == 1
     assert page.locator("textarea[aria-label='Batch']").input_value().startswith("SCENE-001 |")
     assert page.get_by_role("button", name="Approve SCENE-003 #1").is_visible()
+
+
+def test_dry_run_clicked_while_parse_still_runs_keeps_the_parse(mock_app, page):
+    """Parse then Dry-Run at once on a cold server: the parse is kept and the dry-run is made."""
+    page.goto(mock_app)
+    idle(page)
+    box = page.locator("textarea[aria-label='Batch']")
+    box.fill(EXAMPLE)
+    box.press("Control+Enter")
+    idle(page)
+    page.get_by_role("button", name="Parse").click()
+    page.get_by_role("button", name="Dry-Run Images").click()  # cuts the Parse run short
+    idle(page)
+    page.get_by_text("Dry-run receipt:").wait_for(timeout=20_000)
+    assert page.get_by_text("Parsed rows").count() == 1
+    assert page.get_by_role("button", name="Generate Images").is_enabled()
+
+
+def test_exports_are_built_when_clicked(mock_app, page):
+    """The manifest and status-log downloads (built only on click) arrive whole in the browser."""
+    page.goto(mock_app)
+    idle(page)
+    _batch(page)
+    _generate(page)
+    for button in ("Approve SCENE-001 #2", "Approve SCENE-003 #1"):
+        page.get_by_role("button", name=button).click()
+        idle(page)
+    page.get_by_text("Export and import").click()
+    idle(page)
+    got = {}
+    for label in ("Manifest (CSV)", "Manifest (JSON)", "Status log (text)"):
+        with page.expect_download(timeout=30_000) as download:
+            page.get_by_role("button", name=label).click()
+        got[label] = Path(download.value.path()).read_text(encoding="utf-8-sig")
+    assert [line.split(",")[0] for line in got["Manifest (CSV)"].splitlines()[1:]] == [
+        "SCENE-001", "SCENE-003"]  # one line per approved scene
+    assert '"scene_id": "SCENE-003"' in got["Manifest (JSON)"]
+    assert "SCENE-001" in got["Status log (text)"] and "completed" in got["Status log (text)"]
 
 
 def test_live_mode_never_shows_the_key(tmp_path, page):

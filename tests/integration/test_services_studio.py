@@ -108,3 +108,18 @@ def test_reroll_loads_one_row_that_needs_its_own_dry_run(tmp_path):
     gate = services.generate_gate(rt, out.ws, services.spend_view(rt, out.ws))
     assert not gate and "Dry-Run Images" in gate.reason
     assert len(rt.emulator.ledger.charges) == charged
+
+
+def test_parse_is_saved_at_once_and_keeps_what_else_was_typed(tmp_path):
+    """parse_text stores the parsed batch and grid at once, keeps Single's fields, logs nothing."""
+    rt = make_rt(tmp_path)
+    ws = services.new_workspace(rt).ws
+    ws = services.update_inputs(rt, ws, Inputs(mode="single", single_prompt="a harbour"),
+                                parse_batch("X | a harbour | 1")).ws
+    out = services.parse_text(rt, ws, EXAMPLE)
+    stored = rt.store.load(out.ws.id).state
+    assert stored == out.ws.state
+    assert [(r.scene_id, r.variants) for r in stored.draft.rows] == [("A", 2), ("B", 1)]
+    assert stored.inputs.parsed_text == EXAMPLE and len(stored.inputs.grid) == 2
+    assert stored.inputs.mode == "batch" and stored.inputs.single_prompt == "a harbour"
+    assert len(stored.log) == len(ws.state.log)
