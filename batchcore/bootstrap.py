@@ -96,7 +96,7 @@ def build(
         except Exception as exc:  # noqa: BLE001 - shown on the page; paid actions go off
             problem = f"Workspaces cannot be saved, so paid actions are off: {exc}"
             store = None
-    rt = Runtime(settings=settings, client=client, runner=runner or JobRunner(max_workers=16),
+    rt = Runtime(settings=settings, client=client, runner=runner or JobRunner(),
                  store=store, store_problem=problem, emulator=emulator, uploader=uploader)
     if token is not None:
         rt.token = token

@@ -405,7 +405,7 @@ def generation_progress(rt: Runtime) -> None:
     @st.fragment(run_every=1.0)
     def live() -> None:
         state = current()
-        items = work_progress(state, _now(), "images")
+        items = work_progress(state, _now(), "images", services.queued_work(rt, ws()))
         if not items:
             return
         for item in items:
@@ -736,7 +736,7 @@ def status_log(rt: Runtime) -> None:
         if out.changed or bool(in_flight(before)) != bool(in_flight(out.ws.state)):
             st.rerun(scope="app")
         s = out.ws.state
-        for item in work_progress(s, _now()):
+        for item in work_progress(s, _now(), queued=services.queued_work(rt, ws())):
             st.info(plain(f"{item.headline} — {elapsed_text(item.elapsed_seconds)} elapsed."),
                     icon=":material/hourglass_top:")
             if item.fraction is not None:

@@ -79,6 +79,10 @@ class Job:
     fetch_problem: str = ""
     #: the server refused the id to poll by (it can never be asked about): stop polling
     unpollable: bool = False
+    #: when a worker thread took the job (None while it waits for a free one)
+    begun: float | None = None
+    #: the order jobs were started in (the queue is first come, first served)
+    seq: int = 0
     #: called by the worker at each point worth saving (the answer came, a poll changed
     #: something); the service layer saves the workspace there
     on_checkpoint: Callable[[Job], object] | None = None
@@ -102,12 +106,18 @@ class Job:
 
 
 class JobRunner:
-    """A small thread pool whose jobs are addressed by key; one running job per key."""
+    """A thread pool whose jobs are addressed by key; one running job per key.
 
-    def __init__(self, max_workers: int = 4) -> None:
+    The work is I/O-bound (a paid call that waits minutes for the server, then polling), so
+    the pool is sized for waiting threads, not cores. When every worker is busy a new job
+    waits its turn: :meth:`queued_ahead` says so, and nothing is sent until it starts.
+    """
+
+    def __init__(self, max_workers: int = 32) -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="batch-job")
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
+        self._seq = 0
 
     def start(self, key: str, kind: str, fn: Callable[[Job], Any]) -> bool:
         """Start ``fn(job)`` in the background; False (and nothing started) if ``key`` is running."""
@@ -115,12 +125,15 @@ class JobRunner:
             current = self._jobs.get(key)
             if current is not None and current.state == "running":
                 return False
-            job = Job(key=key, kind=kind)
+            self._seq += 1
+            job = Job(key=key, kind=kind, seq=self._seq)
             self._jobs[key] = job
         self._pool.submit(self._run, job, fn)
         return True
 
     def _run(self, job: Job, fn: Callable[[Job], Any]) -> None:
+        with self._lock:
+            job.begun = time.monotonic()
         try:
             result = fn(job)
         except BaseException as exc:  # reported to the page, never swallowed
@@ -139,6 +152,16 @@ class JobRunner:
         """Jobs still running."""
         with self._lock:
             return [j for j in self._jobs.values() if j.state == "running"]
+
+    def queued_ahead(self, key: str) -> int | None:
+        """None when the job with ``key`` has a worker (or is not here); else how many
+        waiting jobs are ahead of it (0: it is next)."""
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is None or job.begun is not None or job.state != "running":
+                return None
+            return sum(1 for j in self._jobs.values()
+                       if j.state == "running" and j.begun is None and j.seq < job.seq)
 
     def forget(self, key: str) -> None:
         """Drop a finished job once its outcome has been recorded."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -69,14 +70,22 @@ def _scene_states(state: WorkflowState, sub: Submission) -> tuple[SceneProgress,
     return tuple(out)
 
 
-def work_progress(state: WorkflowState, now: datetime, kind: str | None = None
-                  ) -> list[WorkProgress]:
-    """Every paid submission still in flight, with per-scene progress and elapsed time."""
+def _queued_word(ahead: int) -> str:
+    jobs = "nothing" if ahead == 0 else f"{ahead} job{'s' if ahead != 1 else ''}"
+    return f"Queued, {jobs} ahead — waiting for a free worker, nothing sent yet"
+
+
+def work_progress(state: WorkflowState, now: datetime, kind: str | None = None,
+                  queued: Mapping[str, int] | None = None) -> list[WorkProgress]:
+    """Every paid submission still in flight, with per-scene progress and elapsed time.
+    ``queued`` maps a submission's batch hash to the number of jobs ahead of it while it waits
+    for a worker (it is then said to be queued, not generating)."""
     out = []
     for sub in in_flight(state, kind):
         what = "images" if sub.kind == "images" else "clips"
-        headline = (f"{_WORD.get(sub.state, sub.state)}: generating {what} "
-                    f"({format_money(sub.cost)})")
+        ahead = (queued or {}).get(sub.batch_hash) if sub.state == "reserved" else None
+        word = _queued_word(ahead) if ahead is not None else _WORD.get(sub.state, sub.state)
+        headline = f"{word}: generating {what} ({format_money(sub.cost)})"
         fraction = None if sub.progress is None else min(max(sub.progress, 0.0), 1.0)
         out.append(WorkProgress(sub.kind, headline, (now - sub.started_at).total_seconds(),
                                 fraction, _scene_states(state, sub)))

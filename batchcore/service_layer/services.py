@@ -555,6 +555,17 @@ def _last_image_run(state: WorkflowState) -> Submission | None:
     return max(subs, key=lambda s: s.started_at) if subs else None
 
 
+def queued_work(rt: Runtime, ws: Workspace) -> dict[str, int]:
+    """This workspace's paid calls waiting for a free worker here: batch hash → jobs ahead
+    (nothing of them has been sent)."""
+    out = {}
+    for sub in in_flight(ws.state):
+        ahead = rt.runner.queued_ahead(sub.batch_hash)
+        if ahead is not None:
+            out[sub.batch_hash] = ahead
+    return out
+
+
 def failed_rows(ws: Workspace) -> list[str]:
     """Scene ids the server said failed in the last image run (offered for a retry)."""
     state = ws.state

@@ -123,3 +123,32 @@ def test_parse_is_saved_at_once_and_keeps_what_else_was_typed(tmp_path):
     assert stored.inputs.parsed_text == EXAMPLE and len(stored.inputs.grid) == 2
     assert stored.inputs.mode == "batch" and stored.inputs.single_prompt == "a harbour"
     assert len(stored.log) == len(ws.state.log)
+
+
+def test_a_paid_call_waiting_for_a_worker_is_queued_and_sends_nothing_until_it_starts(tmp_path):
+    """With every worker busy, Confirm reserves the call, says it is queued, and sends it later."""
+    import threading
+
+    from batchcore.adapters.jobs import JobRunner
+    from batchcore.bootstrap import build
+    from batchcore.config import load_settings
+
+    rt = build(load_settings({"MOCK_LATENCY_MS": "0", "POLL_SECONDS": "0.02",
+                              "DATABASE_URL": f"sqlite:///{tmp_path}/ws.sqlite3"}),
+               runner=JobRunner(max_workers=1))
+    gate = threading.Event()
+    rt.runner.start("someone-else", "videos", lambda job: gate.wait(10))
+    try:
+        ws = services.dry_run(rt, drafted(rt)).ws
+        hash_ = current_hash(ws.state)
+        out = services.confirm_images(rt, ws, hash_)
+        assert services.queued_work(rt, out.ws) == {hash_: 0}
+        assert out.ws.state.submissions[hash_].state == "reserved"
+        assert rt.emulator.ledger.charges == []
+    finally:
+        gate.set()
+    wait_for(lambda: not in_flight(services.sync(rt, out.ws).ws.state))
+    done = services.sync(rt, out.ws).ws
+    assert services.queued_work(rt, done) == {}
+    assert done.state.submissions[hash_].state == "completed"
+    assert sum(c.count for c in rt.emulator.ledger.charges) == 3

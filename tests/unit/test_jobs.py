@@ -222,6 +222,25 @@ def test_the_job_body_can_report_events_and_progress(runner):
     assert job.cursor == 0
 
 
+def test_jobs_beyond_the_workers_wait_in_order_and_say_how_many_are_ahead():
+    """With one worker busy, later jobs report their place in the queue until they start."""
+    r = JobRunner(max_workers=1)
+    gate, started = threading.Event(), threading.Event()
+    try:
+        r.start("first", "images", _held(gate, started))
+        assert started.wait(5)
+        r.start("second", "images", _held(gate))
+        r.start("third", "videos", _held(gate))
+        assert [r.queued_ahead(k) for k in ("first", "second", "third", "nobody")] == [
+            None, 0, 1, None]
+        gate.set()
+        assert r.wait("third", timeout=10).state == "done"
+        assert r.queued_ahead("third") is None
+    finally:
+        gate.set()
+        r.shutdown()
+
+
 def test_shutdown_refuses_new_work():
     """After shutdown() the pool takes no more jobs (submitting raises)."""
     r = JobRunner(max_workers=1)

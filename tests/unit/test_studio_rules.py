@@ -136,6 +136,23 @@ def test_progress_lists_each_scene_and_the_elapsed_time():
     assert "$0.006" in item.headline
 
 
+def test_a_reserved_call_waiting_for_a_worker_is_said_to_be_queued():
+    """A reserved submission with jobs ahead reads 'Queued, N jobs ahead', never 'generating' alone."""
+    state = _running()
+    [sub] = state.submissions.values()
+    reserved = state.model_copy(update={"submissions": {
+        sub.batch_hash: sub.model_copy(update={"state": "reserved"})}})
+    [item] = work_progress(reserved, T0, queued={sub.batch_hash: 2})
+    assert item.headline.startswith("Queued, 2 jobs ahead — waiting for a free worker, "
+                                     "nothing sent yet")
+    [next_up] = work_progress(reserved, T0, queued={sub.batch_hash: 0})
+    assert next_up.headline.startswith("Queued, nothing ahead")
+    [plain_reserved] = work_progress(reserved, T0)
+    assert plain_reserved.headline.startswith("Reserved:")
+    [accepted] = work_progress(state, T0, queued={sub.batch_hash: 2})  # sent already: not queued
+    assert accepted.headline.startswith("Billed; fetching results")
+
+
 def test_finishing_is_said_once():
     """The toast text names finished work, and nothing when nothing finished."""
     before = _running()
