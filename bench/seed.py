@@ -32,6 +32,27 @@ BATCH = "\n".join(
     f"{VARIANTS}" for i in range(1, ROWS + 1))
 
 
+def generate_steps(page) -> None:
+    """On a page showing a new workspace: paste the max batch, parse, dry-run, generate,
+    confirm, and wait until the last scene's images are there."""
+    box = page.locator("textarea[aria-label='Batch']")
+    box.wait_for()  # Batch is the default mode; the first run may still be drawing it
+    box.fill(BATCH)
+    box.press("Control+Enter")
+    idle(page)
+    page.wait_for_timeout(300)  # as tests/e2e's idle: let the address settle
+    page.get_by_role("button", name="Parse").click()
+    page.get_by_text("Parsed rows").first.wait_for(timeout=20_000)
+    idle(page)
+    page.get_by_role("button", name="Dry-Run Images").click()
+    idle(page)
+    page.get_by_role("button", name="Generate Images").click()
+    idle(page)
+    page.get_by_role("button", name=re.compile("^Confirm — spend")).click()
+    page.get_by_role("button", name=f"Approve SCENE-{ROWS:03d} #{VARIANTS}").wait_for()
+    idle(page)
+
+
 def generate_in_browser(browser, url: str, timeout_ms: int = 120_000) -> str:
     """Generate the max batch through the page; return the workspace id."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
@@ -40,22 +61,7 @@ def generate_in_browser(browser, url: str, timeout_ms: int = 120_000) -> str:
         page.set_default_timeout(timeout_ms)
         page.goto(url)
         idle(page)
-        box = page.locator("textarea[aria-label='Batch']")
-        box.wait_for()  # Batch is the default mode; the first run may still be drawing it
-        box.fill(BATCH)
-        box.press("Control+Enter")
-        idle(page)
-        page.wait_for_timeout(300)  # as tests/e2e's idle: let the address settle
-        page.get_by_role("button", name="Parse").click()
-        page.get_by_text("Parsed rows").first.wait_for(timeout=20_000)
-        idle(page)
-        page.get_by_role("button", name="Dry-Run Images").click()
-        idle(page)
-        page.get_by_role("button", name="Generate Images").click()
-        idle(page)
-        page.get_by_role("button", name=re.compile("^Confirm — spend")).click()
-        page.get_by_role("button", name=f"Approve SCENE-{ROWS:03d} #{VARIANTS}").wait_for()
-        idle(page)
+        generate_steps(page)
         page.wait_for_timeout(500)
         wid = re.search(r"[?&]w=([^&]+)", page.url)
         if not wid:

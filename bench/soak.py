@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import statistics
 import sys
 import tempfile
@@ -47,19 +46,7 @@ def _browser_cycle(browser, url: str) -> float:
         page.set_default_timeout(90_000)
         page.goto(url)
         idle(page)
-        box = page.locator("textarea[aria-label='Batch']")
-        box.fill(seed.BATCH)
-        box.press("Control+Enter")
-        idle(page)
-        page.get_by_role("button", name="Parse").click()
-        idle(page)
-        page.get_by_role("button", name="Dry-Run Images").click()
-        idle(page)
-        page.get_by_role("button", name="Generate Images").click()
-        idle(page)
-        page.get_by_role("button", name=re.compile("^Confirm — spend")).click()
-        page.get_by_role("button", name="Approve SCENE-010 #3").wait_for()
-        idle(page)
+        seed.generate_steps(page)
         page.get_by_role("button", name="Approve SCENE-001 #2").click()
         idle(page)
     finally:
