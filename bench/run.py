@@ -13,7 +13,9 @@ copies of that workspace with ~1,000 log lines (``bench/seed.py``).
     fragment vs streamlit-autorefresh every second. Target ≤ 0.2.
 (b) full rerun of the max page vs hello, server side: rerun request → ``script_finished``
     over Streamlit's websocket protocol (``bench/wsclient.py``), server CPU per rerun, and the
-    bytes sent per rerun. Target ≤ 2×.
+    bytes sent per rerun. Target ≤ 2×. In the browser too: Chromium's 'r' key (a rerun) →
+    the run's ``script_finished`` read off the page's websocket and every image on the page
+    loaded. Target ≤ 1.5×.
 (c) N protocol sessions each watching a job, each sending the fragment's 1-second ticks as
     the browser does: p95 of tick request → ``script_finished``. Target p95 < 100 ms at 100.
 (d) cold start: ``streamlit run`` → first paint (the page's title) in Chromium, vs hello.
@@ -142,6 +144,86 @@ def bench_b(app: Server, hello: Server, max_wid: str, reps: int) -> list[Result]
         Result("(b'') bytes sent per rerun (websocket payload)", "KiB", "max page",
                out["bytes"][0], "hello page", out["bytes"][1], "(info)", None, None),
     ]
+
+
+#: in every page, before Streamlit's code: note when each run's ``script_finished`` arrives
+#: (field 6 of the ForwardMsg protobuf, read off the websocket; 2 = finished early for a
+#: rerun, not the end of the run asked for)
+_WATCH_RUNS = """(() => {
+  window.__finished = [];
+  const varint = (b, i) => { let v = 0, m = 1, c;
+    do { c = b[i++]; v += (c & 127) * m; m *= 128; } while (c & 128); return [v, i]; };
+  const finished = b => { let i = 0;
+    while (i < b.length) { let tag; [tag, i] = varint(b, i);
+      const field = Math.floor(tag / 8), wire = tag & 7;
+      if (wire === 0) { let v; [v, i] = varint(b, i); if (field === 6) return v !== 2; }
+      else if (wire === 2) { let n; [n, i] = varint(b, i); i += n; }
+      else if (wire === 1) i += 8; else if (wire === 5) i += 4; else return false; }
+    return false; };
+  const Native = window.WebSocket;
+  window.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    ws.addEventListener('message', e => {
+      if (e.data instanceof ArrayBuffer && finished(new Uint8Array(e.data)))
+        window.__finished.push(performance.now()); });
+    return ws; };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+})();"""
+
+#: resolve with ms from the 'r' key (a rerun) to the run's end and every image loaded
+_BROWSER_RERUN = """() => { window.__rerun = new Promise((resolve, reject) => {
+  let t0 = null, seen = window.__finished.length;
+  const loaded = () => [...document.images].every(i => i.complete && i.naturalWidth > 0);
+  const timer = setInterval(() => {
+    if (t0 !== null && window.__finished.length > seen && loaded()) {
+      clearInterval(timer);
+      requestAnimationFrame(() => resolve({ms: performance.now() - t0,
+                                           images: document.images.length}));
+    }
+  }, 2);
+  document.addEventListener('keydown', () => { if (t0 === null) t0 = performance.now(); },
+                            {capture: true, once: true});
+  setTimeout(() => { clearInterval(timer); reject('timeout'); }, 30000);
+}); }"""
+
+
+def bench_b_browser(browser, app: Server, hello: Server, max_wid: str, reps: int) -> Result:
+    """(b, browser) the 'r' key → run finished and every image loaded, max page vs hello."""
+    pages = []
+    contexts = []
+    for url in (f"{app.url}/?w={max_wid}", hello.url):
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        context.add_init_script(_WATCH_RUNS)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        idle(page)
+        page.wait_for_timeout(2000)  # the first run's images settle
+        pages.append(page)
+    values: list[list[float]] = [[], []]
+    counts = [0, 0]
+    try:
+        for i in range(reps * 5 + 2):
+            for k in order(i):
+                page = pages[k]
+                page.locator("h1").first.click()  # focus the page, not an input
+                page.evaluate(_BROWSER_RERUN)
+                page.keyboard.press("r")
+                out = page.evaluate("() => window.__rerun")
+                idle(page)
+                page.wait_for_timeout(200)
+                if i >= 2:  # the first two are warm-up
+                    values[k].append(out["ms"])
+                    counts[k] = out["images"]
+    finally:
+        for context in contexts:
+            context.close()
+    r = ratio(values[0], values[1])
+    return Result("(b, browser) full rerun in Chromium: the 'r' key → run finished and every "
+                  "image loaded", "ms", f"max page ({counts[0]} images)", values[0],
+                  f"hello page ({counts[1]} images)", values[1], "≤ 1.5×", r <= 1.5, r)
 
 
 # --- (c) ------------------------------------------------------------------------------------
@@ -343,6 +425,7 @@ def main() -> int:
                 hello = Server(HELLO, tmp, latency_ms=args.latency_ms)
                 servers.append(hello)
                 results.extend(bench_b(app, hello, max_wid, reps_b))
+                results.append(bench_b_browser(browser, app, hello, max_wid, reps_b))
                 hello.stop()
                 servers.remove(hello)
             if "c" in only:
