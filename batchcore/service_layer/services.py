@@ -400,7 +400,8 @@ def _reconcile(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outco
         return Outcome(ws)
     moment = _now(now)
     running = {s.batch_hash for s in in_flight(ws.state)
-               if (job := rt.runner.get(s.batch_hash)) is not None and job.state == "running"}
+               if (job := rt.runner.get(job_key(ws.id, s.batch_hash))) is not None
+               and job.state == "running"}
     grace = rt.settings.live_read_timeout + 120
 
     def alive(sub: Submission) -> bool:
@@ -560,7 +561,7 @@ def queued_work(rt: Runtime, ws: Workspace) -> dict[str, int]:
     (nothing of them has been sent)."""
     out = {}
     for sub in in_flight(ws.state):
-        ahead = rt.runner.queued_ahead(sub.batch_hash)
+        ahead = rt.runner.queued_ahead(job_key(ws.id, sub.batch_hash))
         if ahead is not None:
             out[sub.batch_hash] = ahead
     return out
@@ -836,6 +837,13 @@ def _send_or_refuse(rec: WorkspaceRecorder, hash_: str, on_error: Callable[..., 
     return False
 
 
+def job_key(workspace_id: str, hash_: str) -> str:
+    """The runner's key for a workspace's paid call. Two workspaces may send the same batch
+    (same hash) at once, each its own paid call; one workspace never has two open calls of
+    one hash (the ledger refuses the second), so this key is never taken twice."""
+    return f"{workspace_id}/{hash_}"
+
+
 def _start(rt: Runtime, workspace_id: str, hash_: str, kind: str,
            call: Callable[[Job], R], on_error: Callable[..., WorkflowState],
            fold_result: Callable[[WorkflowState, R], WorkflowState], *,
@@ -859,7 +867,7 @@ def _start(rt: Runtime, workspace_id: str, hash_: str, kind: str,
             rec.record(lambda s: fold_result(seen(s), result))
         rec.flush_until_saved()
 
-    rt.runner.start(hash_, kind, work)
+    rt.runner.start(job_key(workspace_id, hash_), kind, work)
 
 
 def _start_images(rt: Runtime, workspace_id: str, hash_: str, rows: list[BatchRow]) -> None:

@@ -438,7 +438,7 @@ def test_resume_all_finishes_open_work_with_no_page_open(tmp_path):
 
     state = stored(rt, out.ws).state
     sub = state.submissions[hash_].model_copy(update={"runner": f"{socket.gethostname()}:4194303:x"})
-    rt.runner.wait(hash_, timeout=30)
+    rt.runner.wait(services.job_key(out.ws.id, hash_), timeout=30)
     assert rt.store is not None
     open_charge = Charge(workspace_id=out.ws.id, key=sub.key, deployment="mock",
                          day=sub.started_at.date().isoformat(), kind="images", state="accepted",

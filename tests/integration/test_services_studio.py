@@ -152,3 +152,18 @@ def test_a_paid_call_waiting_for_a_worker_is_queued_and_sends_nothing_until_it_s
     assert services.queued_work(rt, done) == {}
     assert done.state.submissions[hash_].state == "completed"
     assert sum(c.count for c in rt.emulator.ledger.charges) == 3
+
+
+def test_two_workspaces_sending_the_same_batch_at_once_each_get_their_own_call(tmp_path):
+    """The same batch confirmed in two workspaces at once: both run, both finish, each billed once."""
+    rt = make_rt(tmp_path)
+    first = services.dry_run(rt, drafted(rt)).ws
+    second = services.dry_run(rt, drafted(rt)).ws
+    hash_ = current_hash(first.state)
+    assert current_hash(second.state) == hash_
+    confirmed = [services.confirm_images(rt, ws, hash_).ws for ws in (first, second)]
+    wait_for(lambda: not any(in_flight(services.sync(rt, ws).ws.state) for ws in confirmed))
+    done = [services.sync(rt, ws).ws.state for ws in confirmed]
+    assert [s.submissions[hash_].state for s in done] == ["completed", "completed"]
+    assert [sum(len(v) for v in s.images.values()) for s in done] == [3, 3]
+    assert sum(c.count for c in rt.emulator.ledger.charges) == 6
