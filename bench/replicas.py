@@ -79,6 +79,8 @@ from bench.common import (  # noqa: E402
 from bench.wsclient import Session  # noqa: E402
 
 APP = "streamlit_app.py"
+#: a replica as PID 1 of a pid namespace of its own, killed with it (``--pid1``)
+PID1 = ["unshare", "--pid", "--mount-proc", "--kill-child"]
 COUNTED = {"accepted", "completed", "partial", "failed", "outcome_unknown"}
 
 
@@ -161,7 +163,7 @@ class ServedEmulator:
 
 def kill(server: Server) -> None:
     """SIGKILL: no shutdown of any kind (what a crashed or evicted container gets)."""
-    os.kill(server.pid, signal.SIGKILL)
+    os.kill(server.proc.pid, signal.SIGKILL)  # a wrapper (``--pid1``) takes its child along
     server.proc.wait(timeout=30)
     server.log.close()
 
@@ -470,6 +472,7 @@ class Run:
     env: dict[str, str]
     cap: Decimal
     profile: str
+    prefix: list[str] = field(default_factory=list)
     servers: dict[str, Server] = field(default_factory=dict)
     paid: dict[str, str] = field(default_factory=dict)  # workspace id → label
     facts: dict[str, object] = field(default_factory=dict)
@@ -480,7 +483,7 @@ class Run:
         self.store = WorkspaceStore(self.pg.url)
 
     def replica(self, name: str) -> Server:
-        self.servers[name] = Server(APP, self.tmp, extra_env=self.env)
+        self.servers[name] = Server(APP, self.tmp, extra_env=self.env, prefix=self.prefix)
         return self.servers[name]
 
     def generate(self, server: Server, tag: str, images: int, label: str) -> str:
@@ -660,6 +663,10 @@ def main() -> int:
     parser.add_argument("--profile", choices=["head", "brief"], default="head")
     parser.add_argument("--latency-ms", type=int, default=150,
                         help="the emulator's time per image")
+    parser.add_argument("--pid1", action="store_true",
+                        help="run each replica as PID 1 of its own pid namespace (unshare), "
+                             "as in a container: a restarted replica has the same host name "
+                             "and pid as the one that died")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
     args = parser.parse_args()
     min_window, max_window = (20.0, 90.0) if args.quick else (60.0, 180.0)
@@ -690,7 +697,8 @@ def main() -> int:
             env = {"DATABASE_URL": pg.url, "ORCHESTRATOR_API_KEY": made_up_key(),
                    "ORCHESTRATOR_URL": emu.url, "DAILY_SPEND_CAP": str(cap),
                    "POLL_SECONDS": "1"}
-            run = Run(browser, tmp, pg, emu, env, cap, args.profile)
+            run = Run(browser, tmp, pg, emu, env, cap, args.profile,
+                      prefix=PID1 if args.pid1 else [])
             a, b = run.replica("A"), run.replica("B")
             say(f"emulator {emu.url} ({args.profile}); replicas A {a.url}, B {b.url}; "
                 f"cap {money(cap)}")
