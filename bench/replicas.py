@@ -28,6 +28,11 @@ one ``DAILY_SPEND_CAP``. Then:
    nothing billed twice, the amounts equal, every accepted batch's images in its workspace,
    nothing left open, the cap counted across both replicas).
 
+``--pid1`` runs each replica as PID 1 of a pid namespace of its own (``unshare``), as in a
+container: the restarted replica has the same host name and pid as the one that died, and
+cannot prove it dead, so the killed call is left alone for its grace (``LIVE_READ_TIMEOUT``,
+30 s here, + 120 s) and then settled by a sweep.
+
 ``--profile head`` (default) plays today's synchronous server: the killed call is cut off
 mid-request, so it can only end ``outcome_unknown`` (counted in full, never resent).
 ``--profile brief`` plays the queued server: the call is killed while it is being polled,
@@ -81,6 +86,9 @@ from bench.wsclient import Session  # noqa: E402
 APP = "streamlit_app.py"
 #: a replica as PID 1 of a pid namespace of its own, killed with it (``--pid1``)
 PID1 = ["unshare", "--pid", "--mount-proc", "--kill-child"]
+#: with ``--pid1``: LIVE_READ_TIMEOUT, and the grace another process gives a call in flight
+PID1_READ_TIMEOUT = 30
+GRACE = PID1_READ_TIMEOUT + 120
 COUNTED = {"accepted", "completed", "partial", "failed", "outcome_unknown"}
 
 
@@ -602,10 +610,12 @@ class Run:
         before = [s.state for s in self.subs(wid)]
         t_page = time.perf_counter()
         run_async(_open_close(Session(a.url, "")))
-        settle = wait_settled(self.store, wid, 90)
+        # as PID 1 of a new pid namespace it cannot prove its predecessor dead: the call is
+        # left alone for its grace (LIVE_READ_TIMEOUT + 120 s), then a sweep settles it
+        settle = wait_settled(self.store, wid, 90 + (GRACE + 90 if self.prefix else 0))
         after_page = time.perf_counter() - t_page if settle == settle else float("nan")
         final = [(s.state, s.message[:90]) for s in self.subs(wid)]
-        say(f"restarted A (healthy {restart_s:.1f} s after the kill); before its first page: "
+        say(f"restarted A (healthy {restart_s:.1f} s after the kill); 3 s later, before its first page: "
             f"{before}; after: {final}")
         settled = bool(final) and all(st not in ("reserved", "sent", "accepted")
                                       for st, _ in final)
@@ -697,6 +707,8 @@ def main() -> int:
             env = {"DATABASE_URL": pg.url, "ORCHESTRATOR_API_KEY": made_up_key(),
                    "ORCHESTRATOR_URL": emu.url, "DAILY_SPEND_CAP": str(cap),
                    "POLL_SECONDS": "1"}
+            if args.pid1:
+                env["LIVE_READ_TIMEOUT"] = str(PID1_READ_TIMEOUT)
             run = Run(browser, tmp, pg, emu, env, cap, args.profile,
                       prefix=PID1 if args.pid1 else [])
             a, b = run.replica("A"), run.replica("B")
