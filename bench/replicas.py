@@ -615,12 +615,13 @@ class Run:
         settle = wait_settled(self.store, wid, 90 + (GRACE + 90 if self.prefix else 0))
         after_page = time.perf_counter() - t_page if settle == settle else float("nan")
         final = [(s.state, s.message[:90]) for s in self.subs(wid)]
-        say(f"restarted A (healthy {restart_s:.1f} s after the kill); 3 s later, before its first page: "
-            f"{before}; after: {final}")
+        say(f"restarted A (healthy {restart_s:.1f} s after the kill); 3 s later, before its "
+            f"first page: {before}; after: {final}")
         settled = bool(final) and all(st not in ("reserved", "sent", "accepted")
                                       for st, _ in final)
         self.checks.append(Check(
-            "the killed replica's in-flight call is settled after its restart", settled,
+            "the killed replica's in-flight call is settled (by the restarted replica, or by "
+            "the other one's sweep), never resent", settled,
             f"killed while {seen}; 3 s after the restart, before its first page: {before}; "
             f"settled {after_page:.1f} s after its first page: {final}"))
 
