@@ -60,7 +60,8 @@ class Server:
 
     def __init__(self, script: str, tmp: Path, *, latency_ms: int = 150,
                  extra_env: dict[str, str] | None = None, extra_args: list[str] | None = None,
-                 db: Path | None = None, wait: bool = True) -> None:
+                 db: Path | None = None, wait: bool = True,
+                 prefix: list[str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db = db or (tmp / "ws.sqlite3")
@@ -77,14 +78,27 @@ class Server:
                 "--browser.gatherUsageStats", "false", *self.defaults[1], *(extra_args or [])]
         self.log = open(tmp / f"server-{self.port}.log", "wb")
         self.started = time.perf_counter()
-        self.proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+        # ``prefix`` wraps the server, e.g. ``unshare --pid --kill-child`` (PID 1 of its own
+        # pid namespace, as in a container); :attr:`pid` is then the wrapper's child
+        self.proc = subprocess.Popen([*(prefix or []), *args], cwd=ROOT, env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self._wrapped = bool(prefix)
+        self._inner: int | None = None
         if wait:
             self.wait_healthy()
 
     @property
     def pid(self) -> int:
-        return self.proc.pid
+        """The server's pid (the wrapper's child when wrapped; the wrapper until it forked)."""
+        if not self._wrapped:
+            return self.proc.pid
+        if self._inner is None:
+            try:
+                kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text()
+                self._inner = int(kids.split()[0]) if kids.split() else None
+            except OSError:
+                pass
+        return self._inner or self.proc.pid
 
     def wait_healthy(self, timeout: float = 90.0) -> float:
         deadline = time.monotonic() + timeout

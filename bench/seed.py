@@ -5,7 +5,8 @@
    That makes the server's own emulator render (and keep) the 30 images; their URLs are
    deterministic (scene, prompt, variant), so the same batch on another server yields the
    same URLs.
-2. :func:`derive` copies that workspace in the SQLite store, with its log padded to
+2. :func:`derive` copies that workspace in the store (any ``DATABASE_URL``: the SQLite file
+   of ``run.py``, or the PostgreSQL of ``replicas.py``), with its log padded to
    ``log_lines`` entries and, for "watching a job", a paid image submission in flight that
    belongs to another replica (``runner`` on another host, started just now). The page then
    keeps that job in flight — its status-log fragment ticks every second — without any

@@ -61,8 +61,9 @@ def _build(settings_json: str, key: str, gcs_account: str = "") -> Runtime:
                          "running in mock mode."))})
         rt = build(safe)
     _BUILT[:] = [rt]
-    # Paid work left open by a restart is reconciled whether or not a page opens it.
-    threading.Thread(target=services.resume_all, args=(rt,), daemon=True,
+    # Paid work left open by a restart (or by a replica that died) is reconciled whether or
+    # not a page opens it: now, and then every minute.
+    threading.Thread(target=services.keep_resuming, args=(rt,), daemon=True,
                      name="batch-resume").start()
     return rt
 

@@ -9,6 +9,7 @@ state with pure functions; the worker thread never touches Streamlit.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import threading
@@ -21,28 +22,56 @@ from typing import Any, Literal
 
 __all__ = ["Job", "JobRunner", "process_token", "token_may_be_alive"]
 
-_TOKEN = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+def _scope() -> str:
+    """What a pid means here: this boot of the machine and this pid namespace, hashed.
+
+    A restarted container usually keeps its host name and often its pid (PID 1), but gets
+    a new pid namespace; two containers may share a host name (host networking) and both be
+    PID 1. Only within one scope does "pid N is alive" say anything about a token.
+    """
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as f:
+            boot = f.read().strip()
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:  # not Linux: tokens carry no scope, as before
+        return ""
+    return hashlib.sha256(f"{boot}|{namespace}".encode()).hexdigest()[:8]
+
+
+_SCOPE = _scope()
+_TOKEN = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}" + \
+    (f":{_SCOPE}" if _SCOPE else "")
 
 
 def process_token() -> str:
-    """Who runs jobs here: ``host:pid:boot``, stamped on each paid submission."""
+    """Who runs jobs here: ``host:pid:boot[:scope]``, stamped on each paid submission."""
     return _TOKEN
 
 
 def token_may_be_alive(token: str, age_seconds: float, grace_seconds: float) -> bool:
     """Could the process named by ``token`` still be running the call it sent?
 
-    This process: yes. Another process on this host: only if its pid is alive (a
-    restart leaves a dead pid). Another host (a replica): we cannot look, so we assume
-    yes until the call is older than ``grace_seconds`` (its own timeout and then some).
+    This process: yes. Another process of this host, pid namespace and boot (the same
+    scope): only if its pid is alive (a restart leaves a dead pid), and never when its pid
+    is ours (we are a later process with that pid). Anything else — another host, another
+    container, an older token without a scope that names our own pid — we cannot look at,
+    so we assume yes until the call is older than ``grace_seconds`` (its own timeout and
+    then some).
     """
     if not token or token == _TOKEN:
         return token == _TOKEN
     host, _, rest = token.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host == socket.gethostname() and pid_text.isdigit():
+    pid_text, _, rest = rest.partition(":")
+    scope = rest.partition(":")[2]
+    if host == socket.gethostname() and pid_text.isdigit() and (not scope or scope == _SCOPE):
+        pid = int(pid_text)
+        if pid == os.getpid():
+            # a previous process with our pid: dead if it was in our scope; without a scope
+            # it may be a container beside us with the same host name and pid
+            return not scope and age_seconds < grace_seconds
         try:
-            os.kill(int(pid_text), 0)
+            os.kill(pid, 0)
         except ProcessLookupError:
             return False
         except PermissionError:

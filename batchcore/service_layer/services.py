@@ -419,6 +419,11 @@ def _reconcile(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Outco
     return out
 
 
+#: seconds between two sweeps of :func:`keep_resuming` (the grace of another replica's
+#: work is ``LIVE_READ_TIMEOUT`` + 120 s, so a sweep a minute settles it soon after)
+RESUME_EVERY = 60.0
+
+
 def resume_all(rt: Runtime) -> int:
     """After a restart: reconcile every workspace with paid work still open on this
     backend, whether or not a page opens it. Returns how many were looked at."""
@@ -433,6 +438,25 @@ def resume_all(rt: Runtime) -> int:
         if loaded is not None and loaded.ok:
             _reconcile(rt, Workspace(workspace_id, loaded.state, loaded.version))
     return len(ids)
+
+
+def keep_resuming(rt: Runtime, stop: threading.Event | None = None,
+                  every: float = RESUME_EVERY) -> None:
+    """:func:`resume_all` now, then every ``every`` seconds until ``stop`` is set.
+
+    Paid work of a replica that died (and was not restarted, or came back as another
+    process it cannot prove dead: another host, another container) is left alone while it
+    may still be running; once its grace has passed, the next sweep of any replica settles
+    it (polled again, or outcome unknown), whether or not a page opens its workspace.
+    """
+    stop = stop or threading.Event()
+    while True:
+        try:
+            resume_all(rt)
+        except Exception:  # noqa: BLE001 - a sweep that failed is tried again next time
+            pass
+        if stop.wait(every):
+            return
 
 
 # --- references and the draft --------------------------------------------------------------

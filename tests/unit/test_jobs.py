@@ -252,14 +252,47 @@ def test_shutdown_refuses_new_work():
 # --- process tokens ------------------------------------------------------------------------
 
 
-def test_process_token_is_host_pid_and_a_hex_boot_id():
-    """process_token() is host:pid:12-hex for this process and the same on every call."""
+def test_process_token_is_host_pid_a_hex_boot_id_and_a_scope():
+    """process_token() is host:pid:12-hex[:8-hex scope] for this process, the same on every call."""
     token = process_token()
-    host, pid, boot = token.split(":")
+    host, pid, boot, *scope = token.split(":")
     assert host == socket.gethostname()
     assert pid == str(os.getpid())
     assert re.fullmatch(r"[0-9a-f]{12}", boot)
+    assert scope == [] or re.fullmatch(r"[0-9a-f]{8}", scope[0])
     assert process_token() == token
+
+
+def _scoped(pid: int, scope: str | None = None) -> str:
+    """A token of this host for ``pid``, in our scope (or the given one)."""
+    ours = process_token().split(":")[3:]
+    return f"{socket.gethostname()}:{pid}:0123456789ab" + \
+        (f":{scope}" if scope is not None else (f":{ours[0]}" if ours else ""))
+
+
+@pytest.mark.skipif(len(process_token().split(":")) < 4, reason="tokens carry no scope here")
+def test_our_pid_in_our_scope_under_another_boot_is_dead():
+    """A token with our pid and scope but not ours is a previous process (a restarted container): dead at once."""
+    assert token_may_be_alive(_scoped(os.getpid()), age_seconds=0, grace_seconds=1_000) is False
+
+
+def test_our_pid_without_a_scope_is_judged_by_age():
+    """An older token (no scope) naming our pid may be a container beside us: alive within grace only."""
+    token = f"{socket.gethostname()}:{os.getpid()}:0123456789ab"
+    assert token_may_be_alive(token, age_seconds=1, grace_seconds=60) is True
+    assert token_may_be_alive(token, age_seconds=61, grace_seconds=60) is False
+
+
+def test_another_scope_on_this_host_is_judged_by_age():
+    """A live pid of another pid namespace or boot (same host name) says nothing: grace decides."""
+    token = _scoped(os.getppid(), scope="ffffffff")
+    assert token_may_be_alive(token, age_seconds=1, grace_seconds=60) is True
+    assert token_may_be_alive(token, age_seconds=61, grace_seconds=60) is False
+
+
+def test_a_dead_pid_in_our_scope_is_dead():
+    """A token of our scope whose pid no longer exists (a restart) is dead, even within grace."""
+    assert token_may_be_alive(_scoped(_dead_pid()), age_seconds=0, grace_seconds=1_000) is False
 
 
 def test_own_token_is_alive_whatever_its_age():
