@@ -79,7 +79,7 @@ from bench.common import (  # noqa: E402
     rss_mb,
 )
 
-APP = "streamlit_app.py"
+APP, FLOOR = "streamlit_app.py", "bench/apps/upload_floor.py"
 N_FILES = 6
 BUCKET = "bench-refs"
 SESSION_TTL = 5  # seconds a closed tab's session lingers (Streamlit's default is 120)
@@ -208,7 +208,20 @@ class RssSampler:
         return self.peak
 
 
-def page_upload(browser, server: Server, paths: list[Path], *, live: bool) -> dict[str, float]:
+_WATCH_RUN = """() => {
+  window.__runAt = null;
+  const app = document.querySelector('[data-testid=stApp]');
+  new MutationObserver(() => {
+    if (window.__runAt === null && app.dataset.testScriptState === 'running')
+      window.__runAt = performance.now();
+  }).observe(app, {attributes: true});
+  window.__t0 = performance.now();
+}"""
+"""Notes (browser clock) when the script starts running: the files are all in Streamlit then."""
+
+
+def page_upload(browser, server: Server, paths: list[Path], *, live: bool,
+                done_text: str = "") -> dict[str, float]:
     """Seconds from set_input_files to six chips shown and the page idle; server RSS around it."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
@@ -222,25 +235,33 @@ def page_upload(browser, server: Server, paths: list[Path], *, live: bool) -> di
         before, cpu0 = server.rss(), server.cpu()
         sampler = RssSampler(server.pid)
         start = time.perf_counter()
+        page.evaluate(_WATCH_RUN)
         page.locator("input[type=file]").first.set_input_files([str(p) for p in paths])
-        page.get_by_text(f"{len(paths)} reference image(s), attached to every row").wait_for()
-        for p in paths:
+        page.wait_for_function("() => window.__runAt !== null")
+        peak_received = sampler.peak  # (read a little late: an upper bound)
+        page.get_by_text(done_text or f"{len(paths)} reference image(s), attached to every row"
+                         ).first.wait_for()
+        for p in paths if not done_text else []:
             page.get_by_text(p.name, exact=True).first.wait_for()
         idle(page)
         elapsed = time.perf_counter() - start
+        received = page.evaluate("() => (window.__runAt - window.__t0) / 1000")
         peak = sampler.stop()
         cpu = server.cpu() - cpu0
         page.wait_for_timeout(3000)
         after = server.rss()
     finally:
         context.close()
-    return {"s": elapsed, "before": before, "peak": peak, "after": after, "cpu": cpu}
+    return {"s": elapsed, "received": received, "before": before, "peak": peak, "after": after,
+            "cpu": cpu, "peak_received": peak_received}
 
 
 # --- one mode -------------------------------------------------------------------------------
 
 
-def run_mode(mode: str, browser, tmp: Path, paths: list[Path], reps: int) -> list[Result]:
+def run_mode(mode: str, browser, tmp: Path, paths: list[Path], reps: int,
+             server_env: dict[str, str], profile: Path | None = None,
+             floor_reps: int = 0) -> list[Result]:
     files = [(p.name, p.read_bytes()) for p in paths]
     largest = max(len(d) for _, d in files) / _MB
     helpers: list[Process] = []
@@ -266,7 +287,7 @@ def run_mode(mode: str, browser, tmp: Path, paths: list[Path], reps: int) -> lis
 
             def raw(rep: int) -> float:
                 return raw_gcs(gcs.url, files, rep)
-        server = Server(APP, tmp, extra_env=env,
+        server = Server(APP, tmp, extra_env={**env, **server_env},
                         extra_args=["--server.disconnectedSessionTTL", str(SESSION_TTL)])
         live = mode == "backend"
         sides: list[Callable[[int], dict[str, float]]] = [
@@ -277,38 +298,71 @@ def run_mode(mode: str, browser, tmp: Path, paths: list[Path], reps: int) -> lis
             sides[k](-1)
         time.sleep(SESSION_TTL + 3)
         baseline = server.rss()
+        spy = None
+        if profile:  # py-spy on the server for the counted part (experiments; slows it a little)
+            spy = subprocess.Popen(["py-spy", "record", "--pid", str(server.pid), "--rate", "200",
+                                    "--threads", "--idle", "--format", "raw",
+                                    "--output", str(profile.with_suffix(f".{mode}.txt"))],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         values: list[list[dict[str, float]]] = [[], []]
         for i in range(reps):
             for k in order(i):
                 values[k].append(sides[k](i))
                 time.sleep(0.5)
         held = server.rss()
+        if spy is not None:
+            spy.send_signal(2)
+            spy.wait(timeout=30)
         time.sleep(SESSION_TTL + 4)  # every tab is closed: their sessions expire
         gone = server.rss()
+        server.stop()
+        server = None
+        floor = []
+        if mode == "backend" and floor_reps:  # Streamlit's own cost for the same six files
+            server = Server(FLOOR, tmp, extra_env=server_env)
+            text = f"{len(paths)} file(s) received"
+            for i in range(floor_reps + 1):
+                got = page_upload(browser, server, paths, live=False, done_text=text)
+                if i:  # the first one warms up
+                    floor.append(got)
     finally:
         if server is not None:
             server.stop()
         for h in helpers:
             h.stop()
+    extra = []
+    if floor:
+        extra.append(Result(
+            "Streamlit's floor: the same six files on a bare st.file_uploader page "
+            "(bench/apps/upload_floor.py)", "s", "set_input_files → '6 file(s) received', idle",
+            [v["s"] for v in floor], "server RSS peak − before (MB)",
+            [v["peak"] - v["before"] for v in floor], "(info)", None,
+            ratio([v["s"] for v in floor], [v["s"] for v in values[1]]),
+            note="ratio column: this page's time ÷ the raw upload's; its second line is MB, "
+                 "not s"))
     a = [v["s"] for v in values[0]]
     b = [v["s"] for v in values[1]]
     r = ratio(a, b)
     grow = [v["peak"] - v["before"] for v in values[0]]
     kept = [v["after"] - v["before"] for v in values[0]]
     cpu = statistics.median(v["cpu"] for v in values[0])
+    received = statistics.median(v["received"] for v in values[0])
+    grow_received = statistics.median(v["peak_received"] - v["before"] for v in values[0])
     name = {"backend": "backend: 6 × 9 MB through the page vs raw POST /upload-reference",
             "gcs": "gcs: 6 × 9 MB through the page vs raw PUTs to the storage emulator"}[mode]
     dest = {"backend": "raw POST (one multipart request)", "gcs": "raw PUTs (six, in turn)"}[mode]
-    return [
+    return extra + [
         Result(f"{name}: seconds", "s", "through the page (set_input_files → 6 chips, idle)", a,
                dest, b, "≤ 1.5×", r <= 1.5, r,
-               note=f"server CPU per page upload {cpu:.2f} s; files {largest:.1f} MB at most, "
+               note=f"of the page's time, {received:.2f} s (median) until the six files were in "
+                    f"Streamlit and the script ran; server CPU per page upload {cpu:.2f} s; files {largest:.1f} MB at most, "
                     f"{sum(len(d) for _, d in files) / _MB:.1f} MB in all"),
         Result(f"{mode}: server RSS peak − before, per page upload", "MB", "peak − before",
                grow, "3 s after, tab open: after − before", kept,
                f"≤ 2 × largest ({2 * largest:.1f} MB)", max(grow) <= 2 * largest,
                statistics.median(grow) / largest,
-               note=f"ratio column: median ÷ the largest file; RSS before the first counted "
+               note=f"ratio column: median ÷ the largest file; peak − before while Streamlit "
+                    f"received the files (until the script ran) {grow_received:.0f} MB; RSS before the first counted "
                     f"upload {baseline:.0f} MB, after the last upload (tabs open or just closed) "
                     f"{held:.0f} MB, {SESSION_TTL + 4} s after every tab closed {gone:.0f} MB: "
                     f"{gone - baseline:+.0f} MB kept"),
@@ -324,7 +378,12 @@ def main() -> int:
     parser.add_argument("--only", default="backend,gcs")
     parser.add_argument("--reps", type=int, help="pairs per mode (default 3 with --quick, else 6)")
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
+    parser.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
+                        help="an environment variable for the app server (experiments)")
+    parser.add_argument("--profile", type=Path, help="py-spy the server's counted part into "
+                        "<this>.<mode>.txt (collapsed stacks)")
     args = parser.parse_args()
+    server_env = dict(item.split("=", 1) for item in args.server_env)
     reps = args.reps or (3 if args.quick else 6)
     from playwright.sync_api import sync_playwright
 
@@ -343,7 +402,8 @@ def main() -> int:
         browser = launch_browser(p)
         try:
             for mode in args.only.split(","):
-                results.extend(run_mode(mode, browser, tmp, paths, reps))
+                results.extend(run_mode(mode, browser, tmp, paths, reps, server_env, args.profile,
+                                       floor_reps=reps))
                 print(f"{mode} done at {time.perf_counter() - t_start:.0f} s; load {loadavg()}")
         finally:
             browser.close()
