@@ -8,7 +8,7 @@ import streamlit as st
 
 from studio import auth, page
 from studio import nav as links
-from studio.perf import tune_gc
+from studio.perf import tune_gc, tune_heap
 from studio.runtime import runtime
 from studio.state import PAGE_KEY, open_workspace
 
@@ -19,6 +19,7 @@ def studio_page() -> None:
     """The single page of the brief, top to bottom."""
     rt = runtime()
     tune_gc()
+    tune_heap()
     open_workspace(rt, auth.owner(), page_changed=st.session_state.pop("_page_changed", False))
     # Drawn last (into this slot at the top of the sidebar), so its links carry the
     # workspace id even when this very run stored the workspace for the first time.

@@ -130,12 +130,14 @@ def flat_png(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
 
 
-def photo_jpeg(width: int = 6000, height: int = 4000, quality: int = 92) -> bytes:
-    """A photo-like JPEG: smooth colour noise upscaled, plus grain (about 9 MB at 24 MP)."""
+def photo_jpeg(width: int = 6000, height: int = 4000, quality: int = 92, seed: int = 1) -> bytes:
+    """A photo-like JPEG: smooth colour noise upscaled, plus grain (about 9 MB at 24 MP).
+
+    Another ``seed`` gives another picture (``bench/uploads.py`` needs six distinct files)."""
     import numpy as np
     from PIL import Image
 
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(seed)
     base = Image.fromarray(rng.integers(0, 256, (height // 8, width // 8, 3), dtype=np.uint8))
     smooth = np.asarray(base.resize((width, height), Image.Resampling.BICUBIC)).astype(np.int16)
     grain = rng.integers(-6, 7, (height, width, 3), dtype=np.int16)

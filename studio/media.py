@@ -93,3 +93,20 @@ def video(rt: Runtime, url: str) -> None:
         redraw_when_loaded(rt, [(url,)])
     else:
         st.caption(plain(f"The clip could not be loaded. {picture.text}".strip()))
+
+
+def release_uploads(file_ids: Sequence[str]) -> None:
+    """Let Streamlit drop the bytes of these uploaded files (they have been sent).
+
+    Streamlit keeps every file a ``file_uploader`` received in memory until the browser
+    deletes it or the session ends; its own ``chat_input`` and ``audio_input`` remove theirs
+    once read, the same way. Large freed buffers then go back to the system
+    (``batchcore.adapters.heap``)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    remove = getattr(getattr(ctx, "uploaded_file_mgr", None), "remove_file", None)
+    if ctx is None or remove is None:
+        return
+    for file_id in file_ids:
+        remove(session_id=ctx.session_id, file_id=file_id)

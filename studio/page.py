@@ -26,7 +26,7 @@ from batchcore.domain.naming import workspace_name
 from batchcore.domain.plaintext import plain
 from batchcore.domain.pricing import VIDEO_PRICES
 from batchcore.domain.progress import elapsed_text, work_progress
-from batchcore.domain.refsync import file_digest, vanished_references
+from batchcore.domain.refsync import drop_zone_key
 from batchcore.domain.rows import prompt_length_note, rows_from_records
 from batchcore.domain.statuslog import render_log
 from batchcore.domain.workflow import (
@@ -160,31 +160,36 @@ def header(rt: Runtime) -> None:
 
 # --- 1. upload zone ---------------------------------------------------------------------
 
+DROP_ZONE_TURN = "drop_zone_turn"
+
 
 def upload_zone(rt: Runtime) -> None:
     st.header("1. Reference images")
     state = current()
+    turn = st.session_state.get(DROP_ZONE_TURN, 0)
     files = st.file_uploader(
         "Drop JPG or PNG reference images (at most 6, 10 MB each)",
         # No type filter: Streamlit would raise on a name it dislikes (a NUL, another
         # extension); batchcore checks every file's bytes and says why one is refused.
-        accept_multiple_files=True, key="uploader",
+        accept_multiple_files=True, key=drop_zone_key(turn),
     ) or []
     done: set[str] = st.session_state.setdefault("uploaded_file_ids", set())
-    dropped: dict[str, str] = st.session_state.setdefault("dropped_digests", {})
-    # a file taken out of the drop zone with its × is detached from every row too
-    for url in vanished_references(state.references, dropped, [f.file_id for f in files]):
-        state = keep(services.remove_reference(rt, ws(), url), "upload").ws.state
-    for fid in [fid for fid in dropped if fid not in {f.file_id for f in files}]:
-        dropped.pop(fid, None)
     fresh = [f for f in files if f.file_id not in done]
     if fresh:
         with st.spinner("Checking and uploading…"):
             out = keep(services.add_references(rt, ws(), [(f.name, f.getvalue()) for f in fresh]),
                        "upload")
         done.update(f.file_id for f in fresh)
-        dropped.update({f.file_id: file_digest(f.getvalue()) for f in fresh})
         state = out.ws.state
+    if files:
+        # Every dropped file has been sent (or refused, or failed, each said): Streamlit need
+        # not hold its bytes for the rest of the session. A new, empty drop zone replaces this
+        # one; a chip's Remove detaches a reference.
+        ids = [f.file_id for f in files]
+        del files, fresh
+        media.release_uploads(ids)
+        st.session_state[DROP_ZONE_TURN] = turn + 1
+        st.rerun()
     show_notices("upload")
     if state.references:
         st.caption(f"{len(state.references)} reference image(s), attached to every row:")

@@ -133,10 +133,9 @@ def open_workspace(rt: Runtime, owner: str = "", *, page_changed: bool = False) 
 
 def _after_page_switch() -> None:
     """Streamlit forgot this page's widgets while another page ran: fill them from the saved
-    inputs again, and forget which dropped files became references (the drop zone is empty
-    now; that must not detach them)."""
+    inputs again, and forget which dropped files were sent (the drop zone is empty now)."""
     st.session_state["_widgets_restored"] = False
-    for key in ("_name_for", "dropped_digests", "uploaded_file_ids"):
+    for key in ("_name_for", "uploaded_file_ids"):
         st.session_state.pop(key, None)
 
 

@@ -476,7 +476,7 @@ def add_references(rt: Runtime, ws: Workspace, files: Sequence[tuple[str, bytes]
     notices = [Notice("warning", r.reason) for r in report.refused]
     for failed in report.failed:
         notices.append(Notice("error", f"{failed.name} was not uploaded: {failed.reason} "
-                                       "Remove it from the drop zone and drop it again to retry."))
+                                       "You can drop it again to retry."))
     if report.error is not None and not report.failed:
         notices.append(Notice("error", f"Upload failed: {report.error}"))
     attached = report.attached

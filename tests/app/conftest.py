@@ -10,6 +10,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from batchcore.domain.refsync import drop_zone_key
 from batchcore.domain.workflow import in_flight
 from studio.runtime import latest_runtime
 
@@ -60,6 +61,12 @@ def emulator():
     rt = latest_runtime()
     assert rt is not None and rt.emulator is not None
     return rt.emulator
+
+
+def drop_zone(at: AppTest):
+    """The reference drop zone as it is now (a new, empty one follows every upload)."""
+    turn = at.session_state["drop_zone_turn"] if "drop_zone_turn" in at.session_state else 0  # noqa: SIM401 - no .get here
+    return at.file_uploader(key=drop_zone_key(turn))
 
 
 def texts(at: AppTest) -> str:

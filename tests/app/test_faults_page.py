@@ -19,6 +19,7 @@ from studio.runtime import latest_runtime
 from tests.app.conftest import (
     approve_buttons,
     confirm_generate,
+    drop_zone,
     dry_run,
     emulator,
     enter_batch,
@@ -343,7 +344,7 @@ def test_an_upload_the_server_fails_is_said_and_can_be_retried(app):
     assert "cat.png was not uploaded" in shown and "drop it again to retry" in shown
     assert_sound(app, MARKUP_TITLE, MARKUP_DETAIL)
     assert app.session_state["wf"].references == ()
-    app.file_uploader(key="uploader").set_value([("cat2.png", png, "image/png")]).run()
+    drop_zone(app).set_value([("cat2.png", png, "image/png")]).run()
     assert len(app.session_state["wf"].references) == 1
     assert units() == 0
 

@@ -13,6 +13,7 @@ from batchcore.domain.workflow import in_flight
 from studio.runtime import latest_runtime
 from tests.app.conftest import (
     confirm_generate,
+    drop_zone,
     dry_run,
     emulator,
     enter_batch,
@@ -234,19 +235,28 @@ def test_progress_and_elapsed_show_next_to_generate_and_a_toast_says_done(tmp_pa
 # --- 5. what is sent is what is shown -----------------------------------------------------
 
 
-def test_removing_a_file_from_the_drop_zone_detaches_it(app):
-    """The uploader's × removes the reference from every row, like the Remove button."""
-    app.file_uploader(key="uploader").set_value([
+def test_after_an_upload_the_drop_zone_is_empty_and_a_chip_removes_its_reference(app):
+    """Sent files leave the drop zone (a new, empty one; the old one's files are gone); a chip's Remove detaches its reference from every row."""
+    drop_zone(app).set_value([
         ("red.png", _png((200, 30, 30)), "image/png"),
         ("blue.png", _png((30, 30, 200)), "image/png"),
     ]).run()
     enter_batch(app)
     assert [r.name for r in app.session_state["wf"].references] == ["red.png", "blue.png"]
-    app.file_uploader(key="uploader").set_value([("blue.png", _png((30, 30, 200)), "image/png")])
-    app.run()
+    assert [u.key for u in app.get("file_uploader") if u.key.startswith("uploader")] \
+        == ["uploader_1"]
+    assert not drop_zone(app).value
+    app.run()  # an empty drop zone detaches nothing
+    assert [r.name for r in app.session_state["wf"].references] == ["red.png", "blue.png"]
+    red = app.session_state["wf"].references[0]
+    app.button(key=f"rm_ref_0_{red.sha256[:8]}").click().run()
     state = app.session_state["wf"]
     assert [r.name for r in state.references] == ["blue.png"]
     assert all(r.ref_urls == (state.references[0].url,) for r in state.draft.rows)
+    drop_zone(app).set_value([("green.png", _png((30, 200, 30)), "image/png")]).run()
+    state = app.session_state["wf"]
+    assert [r.name for r in state.references] == ["blue.png", "green.png"]
+    assert all(r.ref_urls == tuple(x.url for x in state.references) for r in state.draft.rows)
 
 
 def test_the_retry_warning_goes_after_a_later_batch(app):

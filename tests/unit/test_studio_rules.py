@@ -26,14 +26,13 @@ from batchcore.domain.naming import (
 )
 from batchcore.domain.navigation import UNSTORED, choose_workspace
 from batchcore.domain.progress import elapsed_text, finished_message, work_progress
-from batchcore.domain.refsync import file_digest, vanished_references
+from batchcore.domain.refsync import drop_zone_key
 from batchcore.domain.rows import parse_batch
 from batchcore.domain.statuslog import log_entry
 from batchcore.domain.workflow import (
     Approval,
     GeneratedImage,
     Inputs,
-    Reference,
     Submission,
     WorkflowState,
     append_log,
@@ -218,15 +217,11 @@ def test_gallery_cards_label_mock_spend_and_show_approved_first():
 # --- references -------------------------------------------------------------------------------
 
 
-def test_a_file_removed_from_the_drop_zone_detaches_its_reference():
-    """Removing a dropped file detaches its reference; restored references are left alone."""
-    a, b, restored = (Reference(name=n, url=f"https://x/{n}", sha256=file_digest(n.encode()))
-                      for n in ("a", "b", "old"))
-    dropped = {"f1": a.sha256, "f2": b.sha256}
-    assert vanished_references([a, b, restored], dropped, ["f2"]) == [a.url]
-    assert vanished_references([a, b, restored], dropped, ["f1", "f2"]) == []
-    # the same file dropped again under a new id keeps its reference
-    assert vanished_references([a], {"f1": a.sha256, "f3": a.sha256}, ["f3"]) == []
+def test_every_turn_of_the_drop_zone_has_its_own_key():
+    """Turn 0 keeps the key 'uploader'; each later turn is a new key, so a new, empty widget."""
+    keys = [drop_zone_key(t) for t in range(4)]
+    assert keys == ["uploader", "uploader_1", "uploader_2", "uploader_3"]
+    assert drop_zone_key(-1) == "uploader"
 
 
 def test_a_click_racing_the_new_link_stays_in_the_workspace_it_just_stored():
