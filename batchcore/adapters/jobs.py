@@ -108,6 +108,9 @@ class Job:
     fetch_problem: str = ""
     #: the server refused the id to poll by (it can never be asked about): stop polling
     unpollable: bool = False
+    #: the batch hash of the paid call this job runs (the key, unless the runner was given
+    #: another key: the services key jobs by workspace and hash)
+    batch_hash: str = ""
     #: when a worker thread took the job (None while it waits for a free one)
     begun: float | None = None
     #: the order jobs were started in (the queue is first come, first served)
@@ -115,6 +118,9 @@ class Job:
     #: called by the worker at each point worth saving (the answer came, a poll changed
     #: something); the service layer saves the workspace there
     on_checkpoint: Callable[[Job], object] | None = None
+
+    def __post_init__(self) -> None:
+        self.batch_hash = self.batch_hash or self.key
 
     def checkpoint(self) -> None:
         """Tell the listener there is something worth saving now."""
@@ -148,14 +154,16 @@ class JobRunner:
         self._jobs: dict[str, Job] = {}
         self._seq = 0
 
-    def start(self, key: str, kind: str, fn: Callable[[Job], Any]) -> bool:
-        """Start ``fn(job)`` in the background; False (and nothing started) if ``key`` is running."""
+    def start(self, key: str, kind: str, fn: Callable[[Job], Any], *,
+              batch_hash: str = "") -> bool:
+        """Start ``fn(job)`` in the background; False (and nothing started) if ``key`` is
+        running. ``batch_hash`` names the paid call (default: the key)."""
         with self._lock:
             current = self._jobs.get(key)
             if current is not None and current.state == "running":
                 return False
             self._seq += 1
-            job = Job(key=key, kind=kind, seq=self._seq)
+            job = Job(key=key, kind=kind, seq=self._seq, batch_hash=batch_hash)
             self._jobs[key] = job
         self._pool.submit(self._run, job, fn)
         return True

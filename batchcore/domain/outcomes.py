@@ -398,7 +398,7 @@ def checkpoint_fold(job: Job) -> Callable[[WorkflowState], WorkflowState]:
     lines, that the server accepted it (billed), the ids to poll it by (so it can be
     polled again after a restart), its progress. Each line is taken from the job once."""
     entries = job.take_events()
-    key, accepted, batch_id = job.key, job.accepted, job.batch_id
+    key, accepted, batch_id = job.batch_hash, job.accepted, job.batch_id
     poll_ids, progress, problem = dict(job.poll_ids), job.progress, job.fetch_problem
 
     def fold(state: WorkflowState) -> WorkflowState:
@@ -438,11 +438,11 @@ def apply_job(state: WorkflowState, job: Job, rows: Sequence[BatchRow] = (),
     state = drain_events(state, job)
     if job.kind == "images":
         if job.error is not None:
-            return after_image_error(state, job.key, job.error, now)
-        return after_images(state, job.key, rows, job.result, now)
+            return after_image_error(state, job.batch_hash, job.error, now)
+        return after_images(state, job.batch_hash, rows, job.result, now)
     if job.error is not None:
-        return after_video_error(state, job.key, job.error, now)
-    return after_videos(state, job.key, job.result, now)
+        return after_video_error(state, job.batch_hash, job.error, now)
+    return after_videos(state, job.batch_hash, job.result, now)
 
 
 def reconcile_orphans(

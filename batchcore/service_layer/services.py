@@ -891,7 +891,7 @@ def _start(rt: Runtime, workspace_id: str, hash_: str, kind: str,
             rec.record(lambda s: fold_result(seen(s), result))
         rec.flush_until_saved()
 
-    rt.runner.start(job_key(workspace_id, hash_), kind, work)
+    rt.runner.start(job_key(workspace_id, hash_), kind, work, batch_hash=hash_)
 
 
 def _start_images(rt: Runtime, workspace_id: str, hash_: str, rows: list[BatchRow]) -> None:

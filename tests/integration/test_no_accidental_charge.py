@@ -70,7 +70,7 @@ def _no_sleep(seconds: float) -> None:
 class _NeverRuns(JobRunner):
     """The job runner of an app that dies right after reserving: nothing is ever sent."""
 
-    def start(self, key, kind, fn):  # type: ignore[override]
+    def start(self, key, kind, fn, *, batch_hash=""):  # type: ignore[override]
         return True
 
 
