@@ -17,6 +17,7 @@ import httpx
 from batchcore.adapters.client import OrchestratorClient
 from batchcore.adapters.jobs import JobRunner, process_token
 from batchcore.adapters.store import WorkspaceStore
+from batchcore.adapters.wakeup import Watchers
 from batchcore.config import MOCK_BASE_URL, Settings
 
 __all__ = ["Runtime", "build", "make_uploader", "mock_key"]
@@ -51,6 +52,8 @@ class Runtime:
     asset_loader: Any = None
     #: where reference images go when not through the orchestrator (REFERENCE_UPLOAD=gcs)
     uploader: Any = None
+    #: the pages watching each workspace, woken when a job there finishes
+    watchers: Watchers = field(default_factory=Watchers)
 
     @property
     def deployment(self) -> str:
