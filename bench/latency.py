@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import seed  # noqa: E402
-from bench.common import HEADER, Result, Server, idle, launch_browser, loadavg  # noqa: E402
+from bench.common import HEADER, Result, Server, launch_browser, loadavg  # noqa: E402
 
 APP = "streamlit_app.py"
 TARGET_S = 0.25
@@ -95,35 +95,14 @@ def batch_text(tag: str) -> str:
     return seed.BATCH.replace("Benchmark scene ", f"Benchmark {tag} scene ")
 
 
-def _prepare(page, url: str, text: str) -> None:
-    """A new workspace, up to the open confirmation dialog (as bench/seed.py does)."""
-    page.goto(url)
-    idle(page)
-    box = page.locator("textarea[aria-label='Batch']")
-    if not box.is_visible():
-        page.get_by_test_id("stRadioGroup").get_by_text("Batch", exact=True).first.click()
-        idle(page)
-    box.fill(text)
-    box.press("Control+Enter")
-    idle(page)
-    page.get_by_role("button", name="Parse").click()
-    page.get_by_test_id("stDataFrame").first.wait_for()  # the parsed grid
-    idle(page)
-    page.get_by_role("button", name="Dry-Run Images").click()
-    page.get_by_text("Dry-run receipt").first.wait_for()
-    idle(page)
-    page.get_by_role("button", name="Generate Images").click()
-    page.get_by_role("button", name=re.compile("^Confirm — spend")).wait_for()
-    page.wait_for_timeout(300)  # the dialog has settled
-
-
 def page_run(browser, url: str, tag: str, timeout_ms: int = 90_000) -> dict[str, float]:
     """One repetition in a new workspace: seconds from Confirm to each milestone."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     try:
         page = context.new_page()
         page.set_default_timeout(timeout_ms)
-        _prepare(page, url, batch_text(tag))
+        seed.open_confirmation(page, url, batch_text(tag))
+        page.wait_for_timeout(300)  # the dialog has settled
         page.evaluate(_PROBE, IMAGES)
         page.get_by_role("button", name=re.compile("^Confirm — spend")).click()
         page.wait_for_function("window.__lat && window.__lat.done !== null",
@@ -161,7 +140,8 @@ def emulator_time(latency_ms: int, tag: str) -> float:
 
 def bench_e(browser, tmp: Path, reps: int, latency_ms: int,
             extra_env: dict[str, str] | None = None) -> list[Result]:
-    server = Server(APP, tmp, latency_ms=latency_ms, extra_env=extra_env)
+    own = Path(tempfile.mkdtemp(dir=tmp))  # its own store: the daily cap is not shared
+    server = Server(APP, own, latency_ms=latency_ms, extra_env=extra_env)
     runs: list[dict[str, float]] = []
     emu: list[float] = []
     loads: list[str] = []
