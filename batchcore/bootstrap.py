@@ -17,6 +17,7 @@ import httpx
 from batchcore.adapters.client import OrchestratorClient
 from batchcore.adapters.jobs import JobRunner, process_token
 from batchcore.adapters.store import WorkspaceStore
+from batchcore.adapters.wakeup import Watchers
 from batchcore.config import MOCK_BASE_URL, Settings
 
 __all__ = ["Runtime", "build", "make_uploader", "mock_key"]
@@ -53,6 +54,8 @@ class Runtime:
     uploader: Any = None
     #: per view name, (the listed workspace versions, what was derived from them)
     views: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+    #: the pages watching each workspace, woken when a job there finishes
+    watchers: Watchers = field(default_factory=Watchers)
 
     @property
     def deployment(self) -> str:

@@ -1,6 +1,6 @@
 """Every server-side benchmark of issue 13, against real ``streamlit run`` servers.
 
-    python3 bench/run.py [--quick] [--only a,b,c,d] [--sessions 10,50,100] [--json out.json]
+    python3 bench/run.py [--quick] [--only a,b,c,d,e] [--sessions 10,50,100] [--json out.json]
 
 Starts, on loopback, in mock mode (no key; ``MOCK_LATENCY_MS``; SQLite in a temporary dir):
 the app (``streamlit_app.py``), the same page refreshed every second by the real
@@ -20,6 +20,8 @@ copies of that workspace with ~1,000 log lines (``bench/seed.py``).
     the browser does: p95 of tick request → ``script_finished``. Target p95 < 100 ms at 100.
 (d) cold start: ``streamlit run`` → first paint (the page's title) in Chromium, vs hello.
     Target ≤ 1.3×.
+(e) Confirm → all 30 thumbnails loaded in Chromium, minus the emulator's own time for the
+    same live call (``bench/latency.py``). Target ≤ +0.25 s.
 
 A and B repetitions are interleaved (ABBA…) in one run; every line reports the median, the
 spread, the ratio, the target, PASS/FAIL and the load average at that moment. The machine is
@@ -42,7 +44,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import seed  # noqa: E402
+from bench import latency, seed  # noqa: E402
 from bench.common import (  # noqa: E402
     HEADER,
     Result,
@@ -374,7 +376,7 @@ def bench_d(browser, tmp: Path, reps: int, latency: int) -> list[Result]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (~3 minutes)")
-    parser.add_argument("--only", default="a,b,c,d")
+    parser.add_argument("--only", default="a,b,c,d,e")
     parser.add_argument("--sessions", default="10,50,100")
     parser.add_argument("--latency-ms", type=int, default=150)
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
@@ -387,6 +389,7 @@ def main() -> int:
     reps_a, window_a = (3, 6.0) if args.quick else (5, 10.0)
     reps_b = 6 if args.quick else 12
     reps_d = 3 if args.quick else 5
+    reps_e = 3 if args.quick else 5
     window_c = 10.0 if args.quick else 15.0
     random.seed(0)
     if args.before:
@@ -415,7 +418,8 @@ def main() -> int:
             if "a" in only:
                 auto = Server(AUTO, tmp, latency_ms=args.latency_ms, db=app.db)
                 servers.append(auto)
-                seed.generate_in_browser(browser, auto.url)  # its emulator renders the images
+                # its emulator renders the images (with the whole-page refresh off meanwhile)
+                seed.generate_in_browser(browser, f"{auto.url}/?autorefresh=off")
                 results.append(bench_a(browser, app, auto, watch[-1],
                                        seed.derive(db, wid, 1, in_flight=True)[0],
                                        reps_a, window_a))
@@ -438,6 +442,8 @@ def main() -> int:
             servers.clear()
             if "d" in only:
                 results.extend(bench_d(browser, tmp, reps_d, args.latency_ms))
+            if "e" in only:
+                results.extend(latency.bench_e(browser, tmp, reps_e, args.latency_ms))
         finally:
             for s in servers:
                 s.stop()

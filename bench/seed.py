@@ -5,8 +5,7 @@
    That makes the server's own emulator render (and keep) the 30 images; their URLs are
    deterministic (scene, prompt, variant), so the same batch on another server yields the
    same URLs.
-2. :func:`derive` copies that workspace in the store (any ``DATABASE_URL``: the SQLite file
-   of ``run.py``, or the PostgreSQL of ``replicas.py``), with its log padded to
+2. :func:`derive` copies that workspace in the SQLite store, with its log padded to
    ``log_lines`` entries and, for "watching a job", a paid image submission in flight that
    belongs to another replica (``runner`` on another host, started just now). The page then
    keeps that job in flight — its status-log fragment ticks every second — without any
@@ -33,24 +32,55 @@ BATCH = "\n".join(
     f"{VARIANTS}" for i in range(1, ROWS + 1))
 
 
-def generate_steps(page) -> None:
-    """On a page showing a new workspace: paste the max batch, parse, dry-run, generate,
-    confirm, and wait until the last scene's images are there."""
+def open_confirmation(page, url: str, text: str = BATCH) -> None:
+    """A new workspace with ``text`` as its batch, parsed and dry-run, up to the open
+    confirmation dialog. Each step waits for what it makes (the grid, the receipt), not
+    only for the page to be idle: right after a click the page can still look idle, and a
+    click sent while the previous one's run is starting can interrupt that run."""
+    page.goto(url)
+    page.get_by_role("heading", name="2. Prompts").wait_for()
+    idle(page)
     box = page.locator("textarea[aria-label='Batch']")
-    box.wait_for()  # Batch is the default mode; the first run may still be drawing it
-    box.fill(BATCH)
+    if not box.is_visible():  # Batch is the default mode; choose it if it is not
+        page.get_by_test_id("stRadioGroup").get_by_text("Batch", exact=True).first.click()
+        box.wait_for()
+        idle(page)
+    box.fill(text)
     box.press("Control+Enter")
     idle(page)
-    page.wait_for_timeout(300)  # as tests/e2e's idle: let the address settle
-    page.get_by_role("button", name="Parse").click()
-    page.get_by_text("Parsed rows").first.wait_for(timeout=20_000)
-    idle(page)
-    page.get_by_role("button", name="Dry-Run Images").click()
-    idle(page)
-    page.get_by_role("button", name="Generate Images").click()
-    idle(page)
+    _click_until(page, "Parse", page.get_by_test_id("stDataFrame").first)  # the grid
+    _click_until(page, "Dry-Run Images", page.get_by_text("Dry-run receipt").first)
+    _click_until(page, "Generate Images",
+                 page.get_by_role("button", name=re.compile("^Confirm — spend")))
+
+
+def _click_until(page, button: str, outcome, tries: int = 4, timeout_ms: int = 15_000) -> None:
+    """Click ``button`` until ``outcome`` shows. Once is enough on the app; the
+    autorefresh comparison page reruns the whole script every second, and a rerun that
+    lands while a click's run is starting replaces it (Streamlit's fast reruns), so there
+    a click can need another try."""
+    for attempt in range(tries):
+        page.get_by_role("button", name=button).click()
+        try:
+            outcome.wait_for(timeout=timeout_ms)
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: try once more
+            if attempt == tries - 1:
+                raise
+            continue
+        idle(page)
+        return
+
+
+def generate_steps(page, url: str) -> None:
+    """Open ``url`` (a new workspace), generate the max batch and wait for its images."""
+    open_confirmation(page, url)
     page.get_by_role("button", name=re.compile("^Confirm — spend")).click()
-    page.get_by_role("button", name=f"Approve SCENE-{ROWS:03d} #{VARIANTS}").wait_for()
+    last = page.get_by_role("button", name=f"Approve SCENE-{ROWS:03d} #{VARIANTS}")
+    try:
+        last.wait_for(timeout=30_000)
+    except Exception:  # noqa: BLE001 - a page that does not tick (autorefresh off): reload
+        page.reload()
+        last.wait_for()
     idle(page)
 
 
@@ -60,9 +90,7 @@ def generate_in_browser(browser, url: str, timeout_ms: int = 120_000) -> str:
     try:
         page = context.new_page()
         page.set_default_timeout(timeout_ms)
-        page.goto(url)
-        idle(page)
-        generate_steps(page)
+        generate_steps(page, url)
         page.wait_for_timeout(500)
         wid = re.search(r"[?&]w=([^&]+)", page.url)
         if not wid:

@@ -44,9 +44,7 @@ def _browser_cycle(browser, url: str) -> float:
     try:
         page = context.new_page()
         page.set_default_timeout(90_000)
-        page.goto(url)
-        idle(page)
-        seed.generate_steps(page)
+        seed.generate_steps(page, url)
         page.get_by_role("button", name="Approve SCENE-001 #2").click()
         idle(page)
     finally:

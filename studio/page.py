@@ -44,6 +44,7 @@ from batchcore.service_layer.services import Notice
 
 from . import media
 from . import nav as links
+from . import wake
 from .runtime import Runtime
 from .state import (
     OWNER_KEY,
@@ -736,6 +737,7 @@ def status_log(rt: Runtime) -> None:
     @st.fragment(run_every=every)
     def live() -> None:
         before = current()
+        wake.watch(rt, ws())  # before the sync: a job finishing after it still wakes us
         out = keep(services.sync(rt, ws()))
         note_finished(before, out.ws.state)
         if out.changed or bool(in_flight(before)) != bool(in_flight(out.ws.state)):

@@ -18,14 +18,19 @@ from batchcore.domain.workflow import (
     take_of,
 )
 
-__all__ = ["GalleryCard", "card_urls", "download_name", "gallery_cards", "reroll_text",
-           "scene_takes", "video_button_label"]
+__all__ = ["GalleryCard", "card_urls", "download_name", "gallery_cards", "gallery_urls",
+           "reroll_text", "scene_takes", "video_button_label"]
 
 
 def card_urls(image: GeneratedImage) -> tuple[str, ...]:
     """Where a card's picture comes from, best first: the full image (sharp at card size),
     the 128 px thumbnail only when the full image cannot be had."""
     return tuple(u for u in (image.url, image.thumbnail_url) if u)
+
+
+def gallery_urls(state: WorkflowState) -> list[tuple[str, ...]]:
+    """What the approval gallery asks for: every image's ``card_urls``, scene by scene."""
+    return [card_urls(image) for images in state.images.values() for image in images]
 
 
 def download_name(image: GeneratedImage, data: bytes) -> str:

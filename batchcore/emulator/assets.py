@@ -47,14 +47,35 @@ class AssetStore:
     # -- registration -------------------------------------------------------------------
     def add_image(self, scene_id: str, prompt: str, variant: int, refs: tuple[str, ...], tint_of: Callable[[tuple[str, ...]], tuple[int, int, int] | None]) -> str:
         """Register a generated picture; its id (and so its URL) depends only on the inputs."""
+        asset_id, make = self._image(scene_id, prompt, variant, refs, tint_of)
+        self._register(asset_id, _Asset("image/png", make))
+        return asset_id
+
+    def render_ahead(self, scene_id: str, prompt: str, variant: int, refs: tuple[str, ...], tint_of: Callable[[tuple[str, ...]], tuple[int, int, int] | None]) -> None:
+        """Make a picture's bytes now, before it is registered (so not served yet): a live
+        batch spends its emulated generation time doing this, as a real model makes the
+        picture before the server answers, and the first request for it is then instant."""
+        asset_id, make = self._image(scene_id, prompt, variant, refs, tint_of)
+        with self._lock:
+            if asset_id in self._cache:
+                return
+        data = make()
+        with self._lock:
+            self._cache.setdefault(asset_id, data)
+
+    def rendered(self, asset_id: str) -> bool:
+        """Whether the bytes of ``asset_id`` (the full picture) are made already."""
+        with self._lock:
+            return asset_id in self._cache
+
+    def _image(self, scene_id: str, prompt: str, variant: int, refs: tuple[str, ...], tint_of: Callable[[tuple[str, ...]], tuple[int, int, int] | None]) -> tuple[str, Callable[[], bytes]]:
         asset_id = "img-" + _hash(scene_id, prompt, variant, *refs)
         size = self.size
 
         def make() -> bytes:
             return render_image(scene_id, prompt, variant, size=size, tint=tint_of(refs))
 
-        self._register(asset_id, _Asset("image/png", make))
-        return asset_id
+        return asset_id, make
 
     def add_upload(self, data: bytes, mime: str, token: str) -> str:
         asset_id = "ref-" + _hash(token, len(data), hashlib.sha256(data).hexdigest())

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,20 @@ def _generate_row(emu: Emulator, ctx: RequestContext, batch_id: str, index: int,
     return ids, None
 
 
+def _spend_latency(emu: Emulator, ctx: RequestContext, item: ImageItem) -> None:
+    """A row's emulated generation time (``latency_ms`` per image), spent as a real model's
+    is: making the row's pictures, then waiting out what is left of it. So the answer comes
+    after the same time as before, and the pictures are ready when it does (nothing is
+    rendered later, on the client's first request). A render slower than the budget makes
+    the call slower, as it would on a real server."""
+    began = time.monotonic()
+    tint = emu.tint_of(ctx.req.base_url)
+    for variant in range(1, item.variants + 1):
+        emu.assets.render_ahead(item.scene_id, item.prompt, variant, item.refs, tint)
+    budget = emu.config.latency_ms * item.variants / 1000
+    emu.config.sleep(max(0.0, budget - (time.monotonic() - began)))
+
+
 def _image_links(emu: Emulator, base: str, scene_id: str, ids: list[str]) -> list[dict[str, str]]:
     return [
         {"gcsUri": f"gs://emulator-bucket/images/{scene_id}/variant_{n}.png",
@@ -130,7 +145,7 @@ def _live_head(emu: Emulator, ctx: RequestContext, items: tuple[ImageItem, ...],
         with emu.lock:
             state["items"][index]["status"] = "processing"
         if emu.config.latency_ms:
-            emu.config.sleep(emu.config.latency_ms * item.variants / 1000)
+            _spend_latency(emu, ctx, item)
         ids, error = _generate_row(emu, ctx, batch_id, index, item)
         job_id = f"{batch_id}_{item.scene_id}_{index}"
         with emu.lock:

@@ -49,7 +49,13 @@ from batchcore.domain.capabilities import clip_notes as _clip_notes
 from batchcore.domain.capabilities import videos_unavailable
 from batchcore.domain.exports import decode_manifest
 from batchcore.domain.exports import import_manifest as parse_manifest
-from batchcore.domain.gallery import GalleryCard, gallery_cards, reroll_text, scene_takes
+from batchcore.domain.gallery import (
+    GalleryCard,
+    gallery_cards,
+    gallery_urls,
+    reroll_text,
+    scene_takes,
+)
 from batchcore.domain.history import recent_batches as history_batches
 from batchcore.domain.naming import clean_name, has_content, name_entry, workspace_name
 from batchcore.domain.pricing import format_money, image_cost
@@ -128,6 +134,7 @@ __all__ = [
     "sync",
     "update_inputs",
     "video_gate",
+    "watch",
 ]
 
 Fold = Callable[[WorkflowState], WorkflowState]
@@ -263,6 +270,8 @@ class WorkspaceRecorder:
         self.workspace_id = workspace_id
         self.pending: list[Fold] = []
         self.problem = ""
+        #: the state it saved last (None until it saved one)
+        self.saved: WorkflowState | None = None
         self._lock = threading.Lock()
 
     def record(self, fold: Fold) -> bool:
@@ -298,6 +307,7 @@ class WorkspaceRecorder:
                 return False
             self.pending.clear()
             self.problem = ""
+            self.saved = new
             return True
         self.problem = "the workspace kept changing underneath"
         return False
@@ -880,6 +890,7 @@ def _start(rt: Runtime, workspace_id: str, hash_: str, kind: str,
     def work(job: Job) -> None:
         job.on_checkpoint = lambda j: rec.record(outcomes.checkpoint_fold(j))
         if sends and not _send_or_refuse(rec, hash_, on_error):
+            _finished_here(rt, workspace_id, rec)
             return
         try:
             with report_waits(_wait_logger(rec, hash_)):
@@ -889,9 +900,26 @@ def _start(rt: Runtime, workspace_id: str, hash_: str, kind: str,
         else:
             seen = outcomes.checkpoint_fold(job)
             rec.record(lambda s: fold_result(seen(s), result))
+        _finished_here(rt, workspace_id, rec)
         rec.flush_until_saved()
 
     rt.runner.start(job_key(workspace_id, hash_), kind, work, batch_hash=hash_)
+
+
+def _finished_here(rt: Runtime, workspace_id: str, rec: WorkspaceRecorder) -> None:
+    """A job's outcome is recorded: start fetching the gallery's pictures and wake the pages
+    that watch the workspace, so they show it now rather than at their next tick (an
+    unsaved outcome is said by the page, which the wake brings up at once too)."""
+    if rec.saved is not None and not rec.pending:
+        _prefetch(rt, rec.saved)
+    rt.watchers.wake(workspace_id)
+
+
+def watch(rt: Runtime, ws: Workspace, key: str, wake: Callable[[], bool]) -> None:
+    """The page ``key`` shows ``ws`` with paid work in flight: ``wake()`` it as soon as a
+    job there finishes (its own tick remains the fallback)."""
+    if in_flight(ws.state):
+        rt.watchers.watch(ws.id, key, wake)
 
 
 def _start_images(rt: Runtime, workspace_id: str, hash_: str, rows: list[BatchRow]) -> None:
@@ -1225,6 +1253,13 @@ def _picture(rt: Runtime, key: tuple[str, ...], views: dict[str, AssetView]) -> 
         reason = (f"{view.reason} It is tried again in {view.retry_in:.0f} s."
                   if view.retry_in else view.reason)
     return Picture("missing", text=reason)
+
+
+def _prefetch(rt: Runtime, state: WorkflowState) -> None:
+    """Start fetching what the gallery will ask for (each image's first URL, as
+    ``pictures``), so the page that is woken finds it ready."""
+    firsts = [urls[0] for urls in gallery_urls(state) if urls]
+    _loader(rt).request(u for u in firsts if _source(rt, u) == "server")
 
 
 def pictures_settled(rt: Runtime, wanted: Sequence[Sequence[str]]) -> bool:

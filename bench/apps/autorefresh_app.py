@@ -5,7 +5,8 @@ The comparison for benchmark (a): instead of the status-log fragment ticking on 
 common ``st_autorefresh(interval=1000)`` approach does. The page's own code is run unchanged;
 only ``st.fragment``'s ``run_every`` is dropped (the fragment still exists, it just does not
 tick) and the app's navigation is reduced to its default page (this file lives in ``bench/``,
-so the History page's relative path would not resolve; it is never visited here).
+so the History page's relative path would not resolve; it is never visited here), so the
+sidebar's page links are drawn as plain text.
 """
 
 import sys
@@ -19,6 +20,9 @@ from streamlit_autorefresh import st_autorefresh  # noqa: E402
 
 
 class _Page:
+    #: the app remembers which page ran last by its path; here there is only the one
+    url_path = ""
+
     def __init__(self, page, **_kw):
         self.page = page
 
@@ -42,9 +46,18 @@ def _patch() -> None:
 
     def config_then_refresh(*args, **kwargs):
         set_page_config(*args, **kwargs)
-        st_autorefresh(interval=1000, key="bench_autorefresh")
+        # ``?autorefresh=off``: bench/seed.py generating the batch here (every click would
+        # race a whole-page rerun each second, and on a loaded machine lose it)
+        if st.query_params.get("autorefresh") != "off":
+            st_autorefresh(interval=1000, key="bench_autorefresh")
+
+    def page_link_stand_in(page, *, label=None, icon=None, help=None, **_kw):
+        # st.page_link takes only pages registered with st.navigation; here there is none
+        # to link to, so each link is one plain element of the same text instead
+        st.markdown(label or "")
 
     st.fragment = no_tick_fragment
+    st.page_link = page_link_stand_in
     st.set_page_config = config_then_refresh
     st.Page = _Page
     st.navigation = lambda pages, **_kw: pages[0]

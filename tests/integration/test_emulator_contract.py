@@ -347,6 +347,20 @@ def test_live_shape_and_ledger(connect):
         ("S1", 1, "h1", body["batchId"]), ("S2", 3, "h1", body["batchId"])]
 
 
+def test_live_latency_is_spent_making_the_pictures_and_never_exceeded(connect):
+    """With latency_ms, every picture exists when the live answer comes, and the emulator
+    waits at most latency_ms per image in all (the render time is taken out of the wait)."""
+    slept: list[float] = []
+    emu = make_emu(latency_ms=150, sleep=slept.append)
+    client = connect(emu)
+    body = client.post("/batch/images", json=live(("S1", 3), ("S2", 2))).json()
+    ids = [img["signedUrl"].split("/assets/", 1)[1].split(".", 1)[0]
+           for res in body["results"] for img in res["images"]]
+    assert len(ids) == 5 and all(emu.assets.rendered(i) for i in ids)
+    assert len(slept) == 2 and all(0 <= s <= 0.15 * 3 for s in slept)
+    assert sum(slept) <= 0.15 * 5
+
+
 def test_same_rows_sent_live_twice_are_billed_twice(connect):
     """The server does not deduplicate: a repeated live request has the same batchId and bills again."""
     emu = make_emu()

@@ -28,6 +28,7 @@ from batchcore.config import load_settings
 from batchcore.domain.history import batch_history, spend_per_day
 from batchcore.domain.rows import parse_batch
 from batchcore.domain.workflow import Inputs, can_generate, current_hash, in_flight, unfetched
+from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
 from batchcore.service_layer import services
 from batchcore.service_layer.services import Workspace
 
@@ -110,6 +111,52 @@ def test_confirm_reserves_then_the_worker_saves_the_results_with_no_page_open(tm
     assert [e.status for e in final.log
             if e.status in ("reserved", "completed") and not e.scene_id] == [
         "reserved", "completed"]
+
+
+class _Recording(EmulatorTransport):
+    """The emulator's transport, noting every path asked for."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        super().__init__(emulator)
+        self.paths: list[str] = []
+
+    def handle_request(self, request):
+        self.paths.append(request.url.path)
+        return super().handle_request(request)
+
+
+def test_the_watching_page_is_woken_once_the_results_are_saved_with_pictures_fetching(tmp_path):
+    """A page watching the workspace is woken when the job's outcome is stored, and the
+    gallery's pictures are fetched from then on without any page asking for them."""
+    gate = threading.Event()
+    transport = _Recording(Emulator(EmulatorConfig(latency_ms=1, sleep=lambda _s: gate.wait(20))))
+    rt = build(load_settings({"DATABASE_URL": f"sqlite:///{tmp_path}/ws.sqlite3",
+                              "POLL_SECONDS": "0.02"}), transport=transport)
+    out = confirm(rt, dry_ran(rt))
+    at_wake: list[Workspace] = []
+    woken = threading.Event()
+
+    def wake() -> bool:
+        at_wake.append(stored(rt, out.ws))
+        woken.set()
+        return True
+
+    services.watch(rt, out.ws, "tab-1", wake)
+    assert rt.watchers.watching(out.ws.id) == 1
+    gate.set()
+    assert woken.wait(20)
+    assert not in_flight(at_wake[0].state)
+    assert sum(len(v) for v in at_wake[0].state.images.values()) == 3
+    wait_for(lambda: sum("/assets/" in p for p in transport.paths) == 3)
+    assert rt.watchers.watching(out.ws.id) == 0
+
+
+def test_a_page_with_nothing_in_flight_is_not_watched(tmp_path):
+    """Only a page showing paid work in flight is registered to be woken."""
+    rt = make_rt(tmp_path)
+    ws = dry_ran(rt)
+    services.watch(rt, ws, "tab-1", lambda: True)
+    assert rt.watchers.watching(ws.id) == 0
 
 
 def test_closed_tab_and_app_restart_mid_call_keeps_the_results(tmp_path):

@@ -12,6 +12,7 @@ from batchcore.domain.gallery import (
     card_urls,
     download_name,
     gallery_cards,
+    gallery_urls,
     reroll_text,
     scene_takes,
     video_button_label,
@@ -171,6 +172,14 @@ def test_cards_use_the_full_image_first_and_the_thumbnail_as_fallback():
     image = _img("SCENE-001", 1)
     assert card_urls(image) == (image.url, image.thumbnail_url)
     assert card_urls(image.model_copy(update={"url": ""})) == (image.thumbnail_url,)
+
+
+def test_the_gallery_asks_for_every_image_scene_by_scene():
+    """gallery_urls lists each image's card URLs in scene order (what the worker prefetches)."""
+    a1, a2, b1 = _img("A", 1), _img("A", 2), _img("B", 1)
+    state = WorkflowState(images={"A": (a1, a2), "B": (b1,)})
+    assert gallery_urls(state) == [card_urls(a1), card_urls(a2), card_urls(b1)]
+    assert gallery_urls(WorkflowState()) == []
 
 
 def test_download_names_are_safe_and_typed_by_content():
