@@ -787,13 +787,14 @@ def exports(rt: Runtime) -> None:
     with st.expander("Export and import"):
         records = manifest_records(state)
         c1, c2, c3, c4 = st.columns(4)
-        # files are built when clicked (deferred), not on every run of the page
+        # files are built when clicked (deferred), not on every run of the page; a click
+        # does not rerun the page (a rerun would withdraw the file being fetched)
         c1.download_button("Manifest (CSV)", lambda: "\ufeff" + manifest_csv(records),
                            file_name="batch-manifest.csv", mime="text/csv",
-                           disabled=not records, key="dl_csv")
+                           disabled=not records, key="dl_csv", on_click="ignore")
         c2.download_button("Manifest (JSON)", lambda: manifest_json(records),
                            file_name="batch-manifest.json", mime="application/json",
-                           disabled=not records, key="dl_json")
+                           disabled=not records, key="dl_json", on_click="ignore")
         # A prepared ZIP belongs to the approvals it was made from; new picks need a new one.
         picks = tuple(sorted((s, a.image.url) for s, a in state.approvals.items()))
         if records and c3.button("Prepare ZIP of approved images", key="zip"):
@@ -806,7 +807,7 @@ def exports(rt: Runtime) -> None:
                                key="dl_zip")
         c4.download_button("Status log (text)", lambda: status_log_text(state),
                            file_name="status-log.txt", mime="text/plain",
-                           disabled=not state.log, key="dl_log")
+                           disabled=not state.log, key="dl_log", on_click="ignore")
         upload = st.file_uploader("Import a manifest (CSV or JSON) as a new batch",
                                   key="manifest_upload")  # any name: the content decides
         if upload is not None and st.button("Import as new batch", key="import_manifest"):
