@@ -52,22 +52,24 @@ def _browser_cycle(browser, url: str) -> float:
     return time.perf_counter() - start
 
 
-async def _watchers(url: str, wids: list[str], n: int, churn: float, deadline: float,
+async def _watchers(url: str, fresh, n: int, churn: float, deadline: float,
                     stats: dict) -> None:
-    turn = 0
+    """``n`` sessions, each watching a job on a workspace ``fresh()`` seeds just then (a
+    seeded job is settled by the app once its grace has passed, so reusing old ones would
+    leave nothing to watch), replaced every ``churn`` seconds."""
 
     async def one(slot: int) -> None:
-        nonlocal turn
         await asyncio.sleep(slot * churn / max(n, 1))  # staggered arrivals
         while time.monotonic() < deadline:
-            wid = wids[turn % len(wids)]
-            turn += 1
-            s = Session(url, f"w={wid}")
+            s = Session(url, f"w={await asyncio.to_thread(fresh)}")
             try:
                 await s.open(timeout=60)
                 stats["opened"] += 1
                 fid = next(iter(s.auto_rerun), "")
                 until = min(deadline, time.monotonic() + churn)
+                if not fid:  # nothing to watch: say so, and do not reconnect in a loop
+                    stats["errors"].append("a watching session found no job to watch")
+                    await asyncio.sleep(churn)
                 while fid and time.monotonic() < until:
                     run = await s.rerun(fragment_id=fid, timeout=30)
                     if run.elapsed is not None:
@@ -132,10 +134,11 @@ def main() -> int:
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
             wid = seed.generate_in_browser(browser, server.url)
-            wids = seed.derive(f"sqlite:///{server.db}", wid, 20, in_flight=True)
+            db = f"sqlite:///{server.db}"
             deadline = t0 + minutes * 60
             watcher = threading.Thread(target=lambda: asyncio.run(_watchers(
-                server.url, wids, args.watchers, args.churn, deadline, stats)), daemon=True)
+                server.url, lambda: seed.derive(db, wid, 1, in_flight=True)[0],
+                args.watchers, args.churn, deadline, stats)), daemon=True)
             watcher.start()
             while time.monotonic() < deadline - 30:
                 try:

@@ -406,9 +406,10 @@ _SCENE_ICON = {"waiting": ":material/schedule:", "running": ":material/progress_
 
 
 def generation_progress(rt: Runtime) -> None:
-    """Per-scene progress and elapsed time, next to the Generate button (live)."""
+    """Per-scene progress and elapsed time, next to the Generate button (live while images
+    are in flight; an idle page does not tick)."""
 
-    @st.fragment(run_every=1.0)
+    @st.fragment(run_every=1.0 if in_flight(current(), "images") else None)
     def live() -> None:
         state = current()
         items = work_progress(state, _now(), "images", services.queued_work(rt, ws()))
