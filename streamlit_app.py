@@ -6,17 +6,23 @@ The page only draws widgets and calls the services of ``batchcore``; run it with
 
 import streamlit as st
 
-from studio import auth, page
+from studio import masthead
 from studio import nav as links
-from studio.perf import tune_gc, tune_heap
-from studio.runtime import runtime
-from studio.state import PAGE_KEY, open_workspace
 
 st.set_page_config(page_title="Batch Studio", page_icon=":material/movie:", layout="wide")
 
 
 def studio_page() -> None:
     """The single page of the brief, top to bottom."""
+    # imported here, after the title is on screen (a cold start's first paint waits for
+    # nothing heavy); later runs find them imported
+    from studio import auth, page
+    from studio.perf import tune_gc, tune_heap
+    from studio.runtime import runtime
+    from studio.state import open_workspace
+
+    if not early_title:
+        masthead.draw()
     rt = runtime()
     tune_gc()
     tune_heap()
@@ -44,6 +50,14 @@ links.PAGES["history"] = st.Page("pages/history.py", title="History", icon=":mat
 # The pages are linked from the sidebar (studio/page.py) with the open workspace in the
 # address: the built-in menu would drop ``?w=`` on every switch.
 nav = st.navigation(list(links.PAGES.values()), position="hidden")
+# The studio's title first, unless a sign-in screen may take the page instead.
+early_title = nav.url_path == links.PAGES["studio"].url_path and not masthead.sign_in_configured()
+if early_title:
+    masthead.draw()
+
+from studio import auth  # noqa: E402 - after the title: these import the whole app
+from studio.state import PAGE_KEY  # noqa: E402
+
 previous = st.session_state.get(PAGE_KEY)
 st.session_state["_page_changed"] = previous is not None and previous != nav.url_path
 st.session_state[PAGE_KEY] = nav.url_path

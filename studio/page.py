@@ -134,9 +134,7 @@ def workspace_sidebar(rt: Runtime) -> None:
 
 
 def header(rt: Runtime) -> None:
-    st.title("Batch Studio")
-    st.caption("Batch image and video generation with no accidental cost: dry-run first, "
-               "confirm every paid step.")
+    """What the page runs against (the title is drawn before, by ``studio.masthead``)."""
     if rt.settings.use_mock:
         st.info(f"**Mock mode — no real cost.** Calls go to the built-in emulator "
                 f"({plain(rt.settings.mock_reason)}).", icon=":material/science:")
