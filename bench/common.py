@@ -52,6 +52,25 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def stop_process(proc: subprocess.Popen, log=None) -> None:
+    """Terminate ``proc`` (killed after 10 s) and close its log file."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+    if log is not None:
+        log.close()
+
+
+def made_up_key(tag: str = "bench") -> str:
+    """A key in the emulator's format, made up at run time (no key-like literal in the
+    repository; the emulator refuses any other shape)."""
+    return "aip" + "_" + ((tag + "madeupkey") * 8)[:44]
+
+
 class Server:
     """``streamlit run <script>`` on a free loopback port, mock mode, its own SQLite file."""
 
@@ -128,14 +147,7 @@ class Server:
         return lines[-1] if lines else "no GC statistics (tune_gc not active)"
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
+        stop_process(self.proc, self.log)
 
 
 def launch_browser(playwright):
@@ -203,3 +215,16 @@ HEADER = ["| benchmark | what | median | spread | ratio | target | result | load
 def ratio(a: list[float], b: list[float]) -> float:
     den = statistics.median(b)
     return statistics.median(a) / den if den else float("inf")
+
+
+def report(results: list[Result], started: float, json_path: Path | None = None) -> None:
+    """Print the end-of-run load, the time taken and the table; write the raw numbers as
+    JSON too when ``json_path`` is given."""
+    import json
+
+    print(f"load average at end {loadavg()}; took {time.perf_counter() - started:.0f} s\n")
+    print("\n".join(HEADER))
+    for r in results:
+        print("\n".join(r.lines()))
+    if json_path is not None:
+        json_path.write_text(json.dumps([r.__dict__ for r in results], indent=1, default=str))

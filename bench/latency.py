@@ -37,7 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import seed  # noqa: E402
-from bench.common import HEADER, Result, Server, launch_browser, loadavg  # noqa: E402
+from bench.common import Result, Server, launch_browser, loadavg, report  # noqa: E402
 
 APP = "streamlit_app.py"
 TARGET_S = 0.25
@@ -185,10 +185,7 @@ def main() -> int:
             results = bench_e(browser, Path(tmp), args.reps, args.latency_ms)
         finally:
             browser.close()
-    print(f"load average at end {loadavg()}; took {time.perf_counter() - t0:.0f} s\n")
-    print("\n".join(HEADER))
-    for r in results:
-        print("\n".join(r.lines()))
+    report(results, t0)
     return 0
 
 

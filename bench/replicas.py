@@ -71,6 +71,8 @@ from batchcore.domain.pricing import PRICE_PER_IMAGE  # noqa: E402
 from batchcore.domain.workflow import WorkflowState, all_submissions  # noqa: E402
 from bench import seed  # noqa: E402
 from bench.common import (  # noqa: E402
+    made_up_key,
+    stop_process,
     HEADER,
     ROOT,
     Result,
@@ -91,10 +93,6 @@ PID1_READ_TIMEOUT = 30
 GRACE = PID1_READ_TIMEOUT + 120
 COUNTED = {"accepted", "completed", "partial", "failed", "outcome_unknown"}
 
-
-def made_up_key() -> str:
-    """A well-formed key the emulator accepts, built at run time (no key literal in the repo)."""
-    return "aip" + "_" + ("benchreplicasmadeup" * 3)[:44]
 
 
 def say(text: str) -> None:
@@ -159,14 +157,7 @@ class ServedEmulator:
         return httpx.get(self.url + "/_emulator/ledger", timeout=30).json()
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
+        stop_process(self.proc, self.log)
 
 
 def kill(server: Server) -> None:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import platform
@@ -46,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import latency, seed  # noqa: E402
 from bench.common import (  # noqa: E402
-    HEADER,
+    report,
     Result,
     Server,
     idle,
@@ -448,12 +447,7 @@ def main() -> int:
             for s in servers:
                 s.stop()
             browser.close()
-    print(f"load average at end {loadavg()}; took {time.perf_counter() - t_start:.0f} s\n")
-    print("\n".join(HEADER))
-    for r in results:
-        print("\n".join(r.lines()))
-    if args.json:
-        args.json.write_text(json.dumps([r.__dict__ for r in results], indent=1, default=str))
+    report(results, t_start, args.json)
     return 0
 
 

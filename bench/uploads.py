@@ -67,7 +67,9 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
-    HEADER,
+    report,
+    made_up_key,
+    stop_process,
     ROOT,
     Result,
     Server,
@@ -131,19 +133,8 @@ class Process:
             time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self.log.close()
+        stop_process(self.proc, self.log)
 
-
-def made_up_key() -> str:
-    """A key in the emulator's format, made up here (no key-like literal in the repository)."""
-    return "aip" + "_" + ("benchmadeupkey" * 4)[:44]
 
 
 def service_account() -> str:
@@ -414,12 +405,7 @@ def main() -> int:
                 print(f"{mode} done at {time.perf_counter() - t_start:.0f} s; load {loadavg()}")
         finally:
             browser.close()
-    print(f"load average at end {loadavg()}; took {time.perf_counter() - t_start:.0f} s\n")
-    print("\n".join(HEADER))
-    for r in results:
-        print("\n".join(r.lines()))
-    if args.json:
-        args.json.write_text(json.dumps([r.__dict__ for r in results], indent=1, default=str))
+    report(results, t_start, args.json)
     return 0
 
 
