@@ -20,18 +20,10 @@ import streamlit as st
 from batchcore.domain import access
 
 from .runtime import settings
+from .secret_sections import sections as secret_sections
 from .state import OWNER_KEY, WORKSPACE_KEY
 
 __all__ = ["owner", "sign_in"]
-
-
-def _sections() -> dict[str, Any]:
-    """The sections of ``st.secrets`` (``{}`` without a readable secrets file: the runtime
-    already says when it is broken)."""
-    try:
-        return {k: v for k, v in st.secrets.items() if isinstance(v, Mapping)}
-    except Exception:  # noqa: BLE001 - no or broken secrets.toml: no [auth] section to use
-        return {}
 
 
 def _problem(sections: Mapping[str, Any]) -> str:
@@ -51,7 +43,7 @@ def _closed(title: str, problem: str) -> None:
 def owner() -> str:
     """The owner to pass to the services: the signed-in person, or ``""`` without sign-in.
     With sign-in configured and nobody signed in, the run stops here."""
-    sections = _sections()
+    sections = secret_sections()
     if not access.auth_configured(sections):
         return ""
     problem = _problem(sections)
@@ -79,7 +71,7 @@ def sign_in() -> str:
     """The sign-in screen until someone is signed in (the run stops there); then the owner
     goes into the session before any workspace is opened, and the sidebar says who is
     signed in, with Log out. Without sign-in configured: ``""`` and nothing is drawn."""
-    if not access.auth_configured(_sections()):
+    if not access.auth_configured(secret_sections()):
         _spend_note("", sign_in_on=False)
         return ""
     who = owner()

@@ -8,11 +8,11 @@ Light on purpose: Streamlit and the pure sign-in rules only.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import streamlit as st
 
 from batchcore.domain import access
+
+from .secret_sections import sections
 
 __all__ = ["draw", "sign_in_configured"]
 
@@ -23,11 +23,7 @@ TAGLINE = ("Batch image and video generation with no accidental cost: dry-run fi
 
 def sign_in_configured() -> bool:
     """Whether the secrets have an ``[auth]`` section (a sign-in screen may come first)."""
-    try:
-        sections = {k: v for k, v in st.secrets.items() if isinstance(v, Mapping)}
-    except Exception:  # noqa: BLE001 - no or broken secrets.toml: no sign-in
-        return False
-    return access.auth_configured(sections)
+    return access.auth_configured(sections())
 
 
 def draw() -> None:
