@@ -217,6 +217,15 @@ def ratio(a: list[float], b: list[float]) -> float:
     return statistics.median(a) / den if den else float("inf")
 
 
+def banner(note: str = "") -> None:
+    """The command line and the machine, printed before a benchmark starts."""
+    import platform
+
+    print(f"# {' '.join(['bench/' + Path(sys.argv[0]).name, *sys.argv[1:]])}{note}")
+    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
+          f"Python {platform.python_version()}; load average at start {loadavg()}")
+
+
 def report(results: list[Result], started: float, json_path: Path | None = None) -> None:
     """Print the end-of-run load, the time taken and the table; write the raw numbers as
     JSON too when ``json_path`` is given."""

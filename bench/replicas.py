@@ -47,7 +47,6 @@ import concurrent.futures
 import glob
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -71,6 +70,7 @@ from batchcore.domain.pricing import PRICE_PER_IMAGE  # noqa: E402
 from batchcore.domain.workflow import WorkflowState, all_submissions  # noqa: E402
 from bench import seed  # noqa: E402
 from bench.common import (  # noqa: E402
+    banner,
     made_up_key,
     stop_process,
     HEADER,
@@ -682,9 +682,7 @@ def main() -> int:
 
     from playwright.sync_api import sync_playwright
 
-    print(f"# bench/replicas.py {' '.join(sys.argv[1:])}")
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}; load average at start {loadavg()}")
+    banner()
     t_start = time.perf_counter()
     run: Run | None = None
     pg = emu = None

@@ -33,8 +33,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
-import os
-import platform
 import random
 import sys
 import tempfile
@@ -45,12 +43,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import latency, seed  # noqa: E402
 from bench.common import (  # noqa: E402
+    banner,
     report,
     Result,
     Server,
     idle,
     launch_browser,
-    loadavg,
     pct,
     ratio,
 )
@@ -396,10 +394,7 @@ def main() -> int:
 
     from playwright.sync_api import sync_playwright
 
-    print(f"# bench/run.py {' '.join(sys.argv[1:])}"
-          + (" — before the GC fix" if args.before else ""))
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}; load average at start {loadavg()}")
+    banner(" — before the GC fix" if args.before else "")
     results: list[Result] = []
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-") as tmp_s, sync_playwright() as p:

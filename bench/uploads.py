@@ -52,7 +52,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -67,6 +66,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import (  # noqa: E402
+    banner,
     report,
     made_up_key,
     stop_process,
@@ -385,9 +385,7 @@ def main() -> int:
     reps = args.reps or (3 if args.quick else 6)
     from playwright.sync_api import sync_playwright
 
-    print(f"# bench/uploads.py {' '.join(sys.argv[1:])}")
-    print(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} CPUs, "
-          f"Python {platform.python_version()}; load average at start {loadavg()}")
+    banner()
     results: list[Result] = []
     t_start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="bench-uploads-") as tmp_s, sync_playwright() as p:
