@@ -361,14 +361,16 @@ class OrchestratorClient:
         return headers
 
     def _retry_hook(self, *, paid: bool, safe_only: bool, what: str = "request"
-                    ) -> Callable[[Exception], bool | float]:
+                    ) -> Callable[[BaseException], bool | float]:
         """stamina's backoff hook: ``False`` = give up, ``True`` = default backoff, a float
-        = wait exactly that long (a server's ``Retry-After``)."""
+        = wait exactly that long (a server's ``Retry-After``). It takes any ``BaseException``,
+        as ``retry_context(on=...)`` may pass one (stamina's ``Callable[[BaseException],
+        bool | float | timedelta]``); everything that is not ours gets ``False``."""
         only_safe = paid or safe_only
         limit = self.retry_timeout
         listener = _WAIT_LISTENER.get()
 
-        def hook(exc: Exception) -> bool | float:
+        def hook(exc: BaseException) -> bool | float:
             if isinstance(exc, RateLimited):
                 wait = None if exc.retry_after is None else float(exc.retry_after)
                 if wait is not None and wait > limit:
