@@ -19,9 +19,12 @@ if [ ${#need[@]} -gt 0 ]; then
   fi
 fi
 
-# 2. Python packages: the app and its test extras, in the project's own .venv (PEP 668-safe).
+# 2. Python packages: exactly the locked versions (uv.lock) of the app's dependencies and its
+#    `test` extra, in the project's own .venv (PEP 668-safe; uv itself is pinned, see venv.sh).
+#    The sync is exact: anything else in .venv is removed. --locked refuses a lock that
+#    pyproject.toml has moved away from (run `uv lock`, see README).
 source scripts/venv.sh
-"$PY" -m pip install -q --disable-pip-version-check -e ".[test]"
+"$UV" sync --locked --extra test --quiet
 
 # 3. A throwaway PostgreSQL on loopback for the store tests (unless DATABASE_URL is given).
 if [ -z "${DATABASE_URL:-}" ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
