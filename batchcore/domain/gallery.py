@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from batchcore.domain.outcomes import plan_videos, video_choices
 from batchcore.domain.pricing import VIDEO_PRICES, format_money
 from batchcore.domain.rows import BatchRow, format_batch
 from batchcore.domain.spend import counted_amount
@@ -14,12 +15,11 @@ from batchcore.domain.workflow import (
     GeneratedImage,
     WorkflowState,
     all_submissions,
-    approved_scenes,
     take_of,
 )
 
 __all__ = ["GalleryCard", "card_urls", "download_name", "gallery_cards", "gallery_urls",
-           "reroll_text", "scene_takes", "video_button_label"]
+           "reroll_text", "scene_takes", "video_button_label", "video_step_text"]
 
 
 def card_urls(image: GeneratedImage) -> tuple[str, ...]:
@@ -68,13 +68,40 @@ def reroll_text(state: WorkflowState, scene_id: str) -> str:
     return ""
 
 
+#: the button's "from" price
+_CHEAPEST = min(VIDEO_PRICES, key=lambda m: VIDEO_PRICES[m])
+
+
 def video_button_label(state: WorkflowState) -> str:
     """``Generate Video — 3 clips, from $0.30`` (the cheapest model's price, before the
-    dialog where the model is chosen)."""
-    n = len(approved_scenes(state))
-    cheapest = min(VIDEO_PRICES.values())
-    return (f"Generate Video — {n} clip{'s' if n != 1 else ''}, "
-            f"from {format_money(cheapest * n)}")
+    dialog where the model is chosen), counting only the clips that would be sent by
+    default: an approved image that already has a clip is not counted again."""
+    plan = plan_videos(state, _CHEAPEST)
+    n, have = plan.clips, len(plan.left_out)
+    if n == 0 and have:
+        return "Generate Video — every approved scene has a clip"
+    label = f"Generate Video — {n} clip{'s' if n != 1 else ''}, from {format_money(plan.cost)}"
+    return label + (f" ({have} made already)" if have else "")
+
+
+def video_step_text(state: WorkflowState) -> str:
+    """The sentence under the Video heading: what the new clips would cost with each model,
+    and which approved scenes are left out because their image has a clip."""
+    choices = video_choices(state)
+    n = sum(c.by_default for c in choices)
+    text = f"{len(choices)} approved scene{'s' if len(choices) != 1 else ''}"
+    if n:
+        prices = ", ".join(f"{format_money(price * n)} with {model} ({format_money(price)}/clip)"
+                           for model, price in sorted(VIDEO_PRICES.items(), key=lambda kv: kv[1]))
+        text += (f": {n} new 8-second clip{'s' if n != 1 else ''} — {prices}. "
+                 "You choose and confirm in the next step.")
+    else:
+        text += "."
+    had = [c.scene_id for c in choices if not c.by_default]
+    if had:
+        text += (f" Left out because they have a clip: {', '.join(had)}. A made clip can be "
+                 "made again in the next step, and is billed again.")
+    return text
 
 
 @dataclass(frozen=True)

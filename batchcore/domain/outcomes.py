@@ -9,10 +9,11 @@ running job has learnt into such a fold. The I/O that produces the outcomes live
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -22,6 +23,7 @@ from batchcore.domain.rows import BatchRow
 from batchcore.domain.statuslog import log_entry
 from batchcore.domain.workflow import (
     Mode,
+    GeneratedImage,
     Submission,
     SubmissionState,
     VideoClip,
@@ -66,6 +68,8 @@ if TYPE_CHECKING:  # only for annotations: the job runner is an adapter
 
 __all__ = [
     "ImageRunResult",
+    "ClipState",
+    "VideoChoice",
     "VideoPlan",
     "VideoRunResult",
     "after_dry_run",
@@ -81,6 +85,7 @@ __all__ = [
     "plan_videos",
     "reconcile_orphans",
     "video_batch_hash",
+    "video_choices",
 ]
 
 TERMINAL = {JobStatus.COMPLETED, JobStatus.FAILED, JobStatus.CANCELED}
@@ -233,14 +238,89 @@ def _not_fetched(state: WorkflowState, batch_hash: str, batch_id: str, moment: d
 # --- videos -----------------------------------------------------------------------------
 
 
+#: what a scene's approved image already has, as the video step says it
+ClipState = Literal["none", "made", "in_flight", "unknown", "failed"]
+
+_CLIP_NOTES: dict[str, str] = {
+    "none": "",
+    "made": "clip made",
+    "in_flight": "clip in flight",
+    "unknown": "outcome unknown: not offered again (check the backend first)",
+    "failed": "the last try failed",
+}
+
+
+@dataclass(frozen=True)
+class VideoChoice:
+    """One approved scene in the video step: its image and whether that image already has a
+    clip. New scenes (and failed tries) are sent by default; a made clip is left out unless
+    the person chooses to make it again; one in flight or of unknown outcome is never
+    offered (nothing is sent twice)."""
+
+    image: GeneratedImage
+    clip: ClipState = "none"
+    #: the batch hash of the clip made from this image ("" when none is made)
+    made_by: str = ""
+    model: str = ""
+
+    @property
+    def scene_id(self) -> str:
+        return self.image.scene_id
+
+    @property
+    def by_default(self) -> bool:
+        return self.clip in ("none", "failed")
+
+    @property
+    def can_make_again(self) -> bool:
+        return self.clip == "made"
+
+    @property
+    def note(self) -> str:
+        if self.clip == "made" and self.model:
+            return f"clip made ({self.model})"
+        return _CLIP_NOTES[self.clip]
+
+
+def _clip_state(clip: VideoClip) -> ClipState:
+    if clip.status == "done":
+        return "made"
+    if clip.status == "error":
+        return "failed"
+    if clip.status == "outcome_unknown":
+        return "unknown"
+    return "in_flight"
+
+
+def video_choices(state: WorkflowState) -> list[VideoChoice]:
+    """Every approved scene, in result order, with what its approved image already has (a
+    clip of an earlier pick of the scene does not count: the new pick has none)."""
+    out: list[VideoChoice] = []
+    for image in approved_scenes(state):
+        clip = state.videos.get(image.scene_id)
+        if clip is None or clip.image_url != image.url:
+            out.append(VideoChoice(image=image))
+            continue
+        word = _clip_state(clip)
+        out.append(VideoChoice(image=image, clip=word, model=clip.model,
+                               made_by=clip.batch_hash if word == "made" else ""))
+    return out
+
+
 class VideoPlan(BaseModel):
-    """The clips a video submission would make: one per approved scene, and their cost."""
+    """The clips a video submission would make, and their cost: one per approved scene that
+    has no clip yet, plus the made ones chosen to be made again (``again``)."""
 
     model_config = ConfigDict(frozen=True)
 
     items: tuple[VideoItem, ...]
     model: str
     cost: Decimal
+    #: ``scene:batch hash`` of each made clip this plan makes again (part of its hash, so a
+    #: deliberate second purchase is a new call and a double click on it is not)
+    again: tuple[str, ...] = ()
+    #: approved scenes left out because their image has a clip (made, in flight or unknown)
+    left_out: tuple[str, ...] = ()
 
     @property
     def clips(self) -> int:
@@ -248,26 +328,38 @@ class VideoPlan(BaseModel):
 
 
 def plan_videos(
-    state: WorkflowState, model: str = "veo3_fast", aspect: str = "16:9", resolution: int = 720
+    state: WorkflowState, model: str = "veo3_fast", aspect: str = "16:9", resolution: int = 720,
+    again: Iterable[str] = (),
 ) -> VideoPlan:
-    """One clip per approved image, with the exact total cost for ``model``."""
+    """One clip per approved image that has none yet, and per scene in ``again`` whose clip
+    is made (made again on purpose, billed again), with the exact total cost for ``model``.
+    Clips in flight or of unknown outcome are never planned again."""
     if model not in VIDEO_PRICES:
         raise ValueError(f"Unknown video model {model!r}.")
+    wanted = set(again)
+    choices = video_choices(state)
+    send = [c for c in choices if c.by_default or (c.can_make_again and c.scene_id in wanted)]
     items = tuple(
         VideoItem.model_validate({
-            "scene_id": img.scene_id, "prompt": img.prompt or img.scene_id,
-            "approved_image_url": img.url, "veo_model": model, "aspect": aspect,
+            "scene_id": c.image.scene_id, "prompt": c.image.prompt or c.image.scene_id,
+            "approved_image_url": c.image.url, "veo_model": model, "aspect": aspect,
             "resolution": resolution})
-        for img in approved_scenes(state)
+        for c in send
     )
-    return VideoPlan(items=items, model=model, cost=video_cost(model, len(items)))
+    return VideoPlan(
+        items=items, model=model, cost=video_cost(model, len(items)),
+        again=tuple(f"{c.scene_id}:{c.made_by}" for c in send if c.can_make_again),
+        left_out=tuple(c.scene_id for c in choices if c not in send))
 
 
 def video_batch_hash(plan: VideoPlan) -> str:
-    """A stable hash of exactly what would be sent, so the same plan is never sent twice."""
+    """A stable hash of exactly what would be sent (and of the clips it makes again), so the
+    same plan is never sent twice."""
     import hashlib
 
     body = "videos" + "".join(i.model_dump_json() for i in plan.items)
+    if plan.again:
+        body += "again:" + ",".join(plan.again)
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -277,11 +369,14 @@ def begin_video_submission(
     sid: str = "",
 ) -> tuple[WorkflowState, str]:
     """Check the typed count (and the spend cap), then mark the videos in flight."""
-    if plan.clips == 0:
-        raise ConfirmationMismatch("Approve at least one image before generating video.")
-    check_video_confirmation(typed, plan.clips)
     if in_flight(state, "videos"):
         raise AlreadySubmitted("Videos are already being generated; wait for them to finish.")
+    if plan.clips == 0:
+        raise ConfirmationMismatch(
+            "Every approved scene already has a clip (made or in flight): choose the scenes to "
+            "make again, or approve other images." if plan.left_out else
+            "Approve at least one image before generating video.")
+    check_video_confirmation(typed, plan.clips)
     hash_ = video_batch_hash(plan)
     earlier = state.submissions.get(hash_)
     if earlier is not None and earlier.state in ("completed", "partial", "outcome_unknown"):

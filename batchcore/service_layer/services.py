@@ -1185,6 +1185,17 @@ def video_gate(rt: Runtime, ws: Workspace, now: datetime | None = None) -> Gate:
     return Gate(allowed=True)
 
 
+def video_choices(ws: Workspace) -> list[outcomes.VideoChoice]:
+    """Every approved scene for the video dialog, with the clip its image already has."""
+    return outcomes.video_choices(ws.state)
+
+
+def plan_videos(ws: Workspace, model: str, aspect: str, resolution: int,
+                again: Sequence[str] = ()) -> outcomes.VideoPlan:
+    """The clips Confirm would send: approved images without a clip, plus ``again``."""
+    return outcomes.plan_videos(ws.state, model, aspect, resolution, again=again)
+
+
 def clip_notes(ws: Workspace) -> dict[str, str]:
     """The error to show under each clip (a whole-batch refusal is shown once, not per clip)."""
     return _clip_notes(ws.state.videos, ws.state.submissions)

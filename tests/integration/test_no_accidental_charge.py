@@ -206,7 +206,19 @@ class NoAccidentalCharge(RuleBasedStateMachine):
           fault=st.sampled_from(FAULTS))
     def confirm_generate_video(self, model, typo, fault):
         """Generate Video → type the clip count (maybe wrongly) → Confirm."""
-        plan = outcomes.plan_videos(self.ws.state, model)
+        self._confirm_videos(outcomes.plan_videos(self.ws.state, model), typo, fault)
+
+    @precondition(lambda self: any(c.can_make_again
+                                   for c in outcomes.video_choices(self.ws.state)))
+    @rule(model=st.sampled_from(sorted(VIDEO_PRICES)), typo=st.booleans(),
+          fault=st.sampled_from(FAULTS), data=st.data())
+    def make_clips_again(self, model, typo, fault, data):
+        """Generate Video → choose made clips to make again (billed again) → count → Confirm."""
+        made = [c.scene_id for c in outcomes.video_choices(self.ws.state) if c.can_make_again]
+        again = data.draw(st.lists(st.sampled_from(made), min_size=1, unique=True))
+        self._confirm_videos(outcomes.plan_videos(self.ws.state, model, again=again), typo, fault)
+
+    def _confirm_videos(self, plan, typo, fault):
         typed = str(plan.clips + 1 if typo else plan.clips)
         hash_ = outcomes.video_batch_hash(plan)
         before = {s.key for s in all_submissions(self.ws.state)}

@@ -28,6 +28,7 @@ from batchcore.domain.outcomes import (
     plan_videos,
     reconcile_orphans,
     video_batch_hash,
+    video_choices,
 )
 from batchcore.domain.rows import BatchRow
 from batchcore.domain.statuslog import log_entry
@@ -403,6 +404,74 @@ def test_video_batch_hash_is_stable_and_changes_with_what_is_sent():
     assert len(base) == 64 and int(base, 16) >= 0
     assert base != video_batch_hash(plan_videos(state, "veo3"))
     assert base != video_batch_hash(plan_videos(approved_state("A")))
+
+
+def done_videos(*scenes: str, model: str = "veo3_fast") -> WorkflowState:
+    """``scenes`` approved, and a clip of each approved image made."""
+    state, hash_, _ = videos_submitted(*scenes, model=model)
+    sub = state.submissions[hash_].model_copy(update={"state": "completed"})
+    return state.model_copy(update={"submissions": {hash_: sub}, "videos": {
+        k: v.model_copy(update={"status": "done", "url": f"https://cdn.test/{k}.mp4"})
+        for k, v in state.videos.items()}})
+
+
+def test_plan_videos_leaves_out_approved_images_that_have_a_clip():
+    """A made clip is not planned again by default, whatever the model; it is said as left out."""
+    state = done_videos("A", "B")
+    for model in ("veo3_fast", "veo3"):
+        plan = plan_videos(state, model)
+        assert (plan.clips, plan.cost, plan.left_out) == (0, Decimal("0"), ("A", "B"))
+
+
+def test_plan_videos_makes_a_chosen_clip_again_and_hashes_it_apart():
+    """Choosing a made clip plans it again, priced, with a hash no earlier plan had."""
+    state = done_videos("A", "B")
+    plan = plan_videos(state, "veo3", again=["B"])
+    assert [i.scene_id for i in plan.items] == ["B"]
+    assert plan.cost == Decimal("0.50") and plan.left_out == ("A",)
+    first = plan_videos(approved_state("B"), "veo3")
+    assert video_batch_hash(plan) != video_batch_hash(first)
+    assert video_batch_hash(plan) == video_batch_hash(plan_videos(state, "veo3", again=["B"]))
+
+
+def test_a_new_pick_of_a_scene_with_a_clip_is_planned():
+    """A clip of an earlier pick does not count: the newly approved image gets its own clip."""
+    state = done_videos("A")
+    other = image("A").model_copy(update={"variant": 2, "url": "https://cdn.test/A/2.png"})
+    state = approve(record_images(state, [other]), other, NOW)
+    plan = plan_videos(state)
+    assert [i.approved_image_url for i in plan.items] == ["https://cdn.test/A/2.png"]
+
+
+@pytest.mark.parametrize("status, word", [("submitting", "in_flight"), ("queued", "in_flight"),
+                                          ("outcome_unknown", "unknown"), ("error", "failed")])
+def test_clips_in_flight_or_unknown_are_never_offered_and_failed_ones_are(status, word):
+    """In flight or unknown: left out even when chosen; failed: sent again by default."""
+    state, _, _ = videos_submitted("A")
+    state = state.model_copy(update={
+        "videos": {"A": state.videos["A"].model_copy(update={"status": status})},
+        "submissions": {}})
+    (choice,) = video_choices(state)
+    assert choice.clip == word
+    plan = plan_videos(state, again=["A"])
+    assert plan.clips == (1 if word == "failed" else 0)
+
+
+def test_begin_video_submission_says_when_every_scene_has_a_clip():
+    """Confirming an empty plan because every clip exists says so, rather than 'approve'."""
+    state = done_videos("A")
+    with pytest.raises(ConfirmationMismatch, match="already has a clip"):
+        begin_video_submission(state, plan_videos(state), "0", NOW)
+
+
+def test_a_deliberate_second_purchase_is_sent_once():
+    """The clip made again is a new submission; the same choice again is refused as sent."""
+    state = done_videos("A")
+    plan = plan_videos(state, again=["A"])
+    new, hash_ = begin_video_submission(state, plan, "1", NOW)
+    assert new.videos["A"].status == "submitting" and new.videos["A"].batch_hash == hash_
+    with pytest.raises(AlreadySubmitted):
+        begin_video_submission(new, plan, "1", NOW)
 
 
 # --- begin_video_submission ----------------------------------------------------------------

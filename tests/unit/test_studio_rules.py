@@ -16,6 +16,7 @@ from batchcore.domain.gallery import (
     reroll_text,
     scene_takes,
     video_button_label,
+    video_step_text,
 )
 from batchcore.domain.naming import (
     MAX_NAME,
@@ -35,6 +36,7 @@ from batchcore.domain.workflow import (
     GeneratedImage,
     Inputs,
     Submission,
+    VideoClip,
     WorkflowState,
     append_log,
     make_receipt,
@@ -208,6 +210,23 @@ def test_the_video_button_says_the_clip_count_and_lowest_cost():
     approvals = {s: Approval(image=i[0], approved_at=T0) for s, i in images.items()}
     state = WorkflowState(images=images, approvals=approvals)
     assert video_button_label(state) == "Generate Video — 3 clips, from $0.30"
+
+
+def test_the_video_step_counts_only_scenes_without_a_clip():
+    """Scenes whose approved image has a clip are left out of the button and said by name."""
+    images = {s: (_img(s, 1),) for s in ("A", "B", "C")}
+    approvals = {s: Approval(image=i[0], approved_at=T0) for s, i in images.items()}
+    made = {"A": VideoClip(scene_id="A", status="done", image_url=images["A"][0].url,
+                           batch_hash="h" * 64)}
+    state = WorkflowState(images=images, approvals=approvals, videos=made)
+    assert video_button_label(state) == "Generate Video — 2 clips, from $0.20 (1 made already)"
+    text = video_step_text(state)
+    assert text.startswith("3 approved scenes: 2 new 8-second clips — $0.20 with veo3_fast")
+    assert "Left out because they have a clip: A." in text
+    all_made = state.model_copy(update={"videos": {
+        s: VideoClip(scene_id=s, status="done", image_url=i[0].url) for s, i in images.items()}})
+    assert video_button_label(all_made) == "Generate Video — every approved scene has a clip"
+    assert video_step_text(all_made).startswith("3 approved scenes. Left out")
 
 
 def test_gallery_cards_label_mock_spend_and_show_approved_first():
