@@ -19,8 +19,14 @@ from batchcore import (
     parse_batch,
     parse_single,
 )
-from batchcore.domain import clock, outcomes
-from batchcore.domain.gallery import card_urls, download_name, scene_takes, video_button_label
+from batchcore.domain import clock, paid_steps
+from batchcore.domain.gallery import (
+    card_urls,
+    download_name,
+    scene_takes,
+    video_button_label,
+    video_step_text,
+)
 from batchcore.domain.grid import apply_grid_edits, empty_parse_note
 from batchcore.domain.naming import workspace_name
 from batchcore.domain.plaintext import plain
@@ -379,7 +385,7 @@ def actions(rt: Runtime) -> None:
                  "actions")
         st.rerun()
     if gen_click and gate:
-        st.session_state["confirm_images"] = hash_
+        _ask(paid_steps.ask_images(hash_))
     receipt = current().receipts.get(hash_)
     if receipt is not None:
         st.success(f"Dry-run receipt: {describe_receipt(receipt)} — hash {receipt.batch_hash[:12]}… "
@@ -395,8 +401,41 @@ def actions(rt: Runtime) -> None:
         st.error(plain(f"The spend ledger cannot be read, so paid actions are off: {spend.problem}"))
     show_notices("actions")
     outcome_notices(rt)
-    if st.session_state.get("confirm_images") == hash_:
+    if _asked("images", allowed=bool(gate), batch_hash=hash_):
         confirm_images(rt, hash_)
+
+
+#: the paid step the person just asked for (``batchcore.domain.paid_steps``); nothing else
+#: opens or keeps open a paid dialog
+ASK_KEY = "_paid_ask"
+#: what was typed or chosen inside the video dialog: it goes with the dialog
+_VIDEO_INPUTS = ("video_typed", "video_again")
+
+
+def _ask(ask: paid_steps.Ask) -> None:
+    """A click on Generate Images or Generate Video: open its dialog, fresh."""
+    _end_ask()
+    st.session_state[ASK_KEY] = ask
+
+
+def _end_ask() -> None:
+    """The paid dialog closed — Confirm, Cancel, Esc, ✕ or a click outside it: its ask is
+    over (no rerun brings it back), and what was typed in it goes too."""
+    st.session_state.pop(ASK_KEY, None)
+    for key in _VIDEO_INPUTS:
+        st.session_state.pop(key, None)
+
+
+def _asked(step: paid_steps.PaidStep, *, allowed: bool, batch_hash: str = "") -> bool:
+    """Draw ``step``'s dialog now? Only while the person's ask for it stands; an ask that
+    lapsed (the batch changed, the work was sent, the gate closed) is forgotten."""
+    ask = st.session_state.get(ASK_KEY)
+    if ask is None or ask.step != step:
+        return False
+    if paid_steps.standing(ask, batch_hash=batch_hash, allowed=allowed) is None:
+        _end_ask()
+        return False
+    return True
 
 
 _SCENE_ICON = {"waiting": ":material/schedule:", "running": ":material/progress_activity:",
@@ -454,7 +493,7 @@ def outcome_notices(rt: Runtime) -> None:
             st.rerun()
 
 
-@st.dialog("Confirm paid image generation")
+@st.dialog("Confirm paid image generation", on_dismiss=_end_ask)
 def confirm_images(rt: Runtime, hash_: str) -> None:
     state = current()
     rows = state.draft.rows
@@ -472,12 +511,12 @@ def confirm_images(rt: Runtime, hash_: str) -> None:
     c1, c2 = st.columns(2)
     if c1.button(f"Confirm — spend {format_money(receipt.estimated_cost)}", type="primary",
                  key="confirm_images_go"):
-        st.session_state.pop("confirm_images", None)
+        _end_ask()
         dismiss("actions")
         keep(services.confirm_images(rt, ws(), hash_), "actions")
         st.rerun()
     if c2.button("Cancel", key="confirm_images_cancel"):
-        st.session_state.pop("confirm_images", None)
+        _end_ask()
         st.rerun()
 
 
@@ -634,19 +673,12 @@ def video(rt: Runtime) -> None:
     state = current()
     if state.approvals:
         st.header("5. Video")
-        n = len(state.approvals)
-        cheapest = outcomes.plan_videos(state, "veo3_fast")
-        st.caption(f"{n} approved scene{'s' if n != 1 else ''}: one 8-second clip each — "
-                   f"{plain(format_money(cheapest.cost))} with veo3_fast "
-                   f"({plain(format_money(VIDEO_PRICES['veo3_fast']))}/clip), "
-                   f"{plain(format_money(outcomes.plan_videos(state, 'veo3').cost))} with veo3 "
-                   f"({plain(format_money(VIDEO_PRICES['veo3']))}/clip). You choose and confirm "
-                   "in the next step.")
+        st.caption(plain(video_step_text(state)))
         busy = bool(in_flight(state, "videos"))
         gate = services.video_gate(rt, ws())
         if st.button(video_button_label(state), key="generate_video", disabled=not gate,
                      icon=":material/movie:"):
-            st.session_state["video_dialog"] = True
+            _ask(paid_steps.ask_videos())
         if not gate and not busy:
             st.caption(plain(gate.reason))
         if busy:
@@ -654,7 +686,7 @@ def video(rt: Runtime) -> None:
                 st.caption(plain(f"{item.headline} — {elapsed_text(item.elapsed_seconds)} "
                                  "elapsed; see the status log."))
         show_notices("video")
-        if st.session_state.get("video_dialog"):
+        if _asked("videos", allowed=bool(gate)):
             video_dialog(rt)
     if state.videos:
         notes = services.clip_notes(ws())
@@ -668,25 +700,34 @@ def video(rt: Runtime) -> None:
                     st.text(notes[clip.scene_id])
 
 
-@st.dialog("Generate video", width="large")
+@st.dialog("Generate video", width="large", on_dismiss=_end_ask)
 def video_dialog(rt: Runtime) -> None:
-    state = current()
     c1, c2, c3 = st.columns(3)
     models = list(VIDEO_PRICES)
     model = c1.radio("Model", models, index=models.index("veo3_fast"), key="video_model",
                      format_func=lambda m: f"{m} ({format_money(VIDEO_PRICES[m])}/clip)")
     aspect = c2.radio("Aspect", ["16:9", "9:16"], key="video_aspect")
     resolution = c3.radio("Resolution", [720, 1080], key="video_resolution")
-    plan = outcomes.plan_videos(state, model, aspect, resolution)
-    variants = {a.image.scene_id: a.image.variant for a in state.approvals.values()}
-    st.dataframe(([{"scene_id": i.scene_id,
-                                "approved image": f"#{variants.get(i.scene_id, '?')}",
-                                "model": i.veo_model, "aspect": i.aspect,
-                                "resolution": f"{i.resolution}p", "seconds": i.duration_s,
-                                "cost": format_money(VIDEO_PRICES[i.veo_model])}
-                               for i in plan.items]), hide_index=True, width="stretch")
+    choices = services.video_choices(ws())
+    made = [c.scene_id for c in choices if c.can_make_again]
+    again: list[str] = []
+    if made:
+        again = st.multiselect(
+            "Make these clips again (each is billed again)", made, key="video_again",
+            placeholder="None: scenes that have a clip are left out",
+            help="These approved images already have a clip. Choose one only to make and pay "
+                 "for it a second time.")
+    plan = services.plan_videos(ws(), model, aspect, resolution, again)
+    sent = {i.scene_id for i in plan.items}
+    st.dataframe(([{"scene_id": c.scene_id, "approved image": f"#{c.image.variant}",
+                    "clip": c.note or "none yet",
+                    "sent now": ("again" if c.scene_id in sent and c.can_make_again
+                                 else "yes" if c.scene_id in sent else "no"),
+                    "cost": format_money(VIDEO_PRICES[model]) if c.scene_id in sent else "—"}
+                   for c in choices]), hide_index=True, width="stretch")
     st.write(f"**{plan.clips} clip{'s' if plan.clips != 1 else ''}** × "
-             f"{plain(format_money(VIDEO_PRICES[model]))} = **{plain(format_money(plan.cost))}**")
+             f"{plain(format_money(VIDEO_PRICES[model]))} = **{plain(format_money(plan.cost))}**"
+             f" — {plain(model)}, {plain(aspect)}, {resolution}p, 8 s each")
     typed = st.text_input(f"Type the number of clips ({plan.clips}) to confirm",
                           key="video_typed")
     ok = video_confirmation_ok(typed, plan.clips)
@@ -706,11 +747,10 @@ def video_dialog(rt: Runtime) -> None:
             for n in out.notices:
                 st.error(plain(n.text))
             return
-        st.session_state.pop("video_dialog", None)
-        st.session_state.pop("video_typed", None)
+        _end_ask()
         st.rerun()
     if b2.button("Cancel", key="video_cancel"):
-        st.session_state.pop("video_dialog", None)
+        _end_ask()
         st.rerun()
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
 
 from batchcore.domain.refsync import drop_zone_key
 from batchcore.domain.workflow import in_flight
@@ -124,6 +125,24 @@ def wait_until_idle(at: AppTest, tries: int = 200) -> AppTest:
             return at
         time.sleep(0.02)
     raise AssertionError("the page never finished its jobs")
+
+
+def has_button(at: AppTest, key: str) -> bool:
+    """Is a button with this key on the page (or in its open dialog) now?"""
+    return any(b.key == key for b in at.button)
+
+
+def dismiss_dialog(at: AppTest) -> AppTest:
+    """Esc, ✕ or a click outside the open dialog: the dismiss trigger the browser sends for
+    a dialog with ``on_dismiss`` (AppTest has no call for it, so it is sent here)."""
+    dialogs = [n for n in at._tree if isinstance(n, Block) and n.type == "dialog"
+               and n.proto.dialog.id]
+    assert dialogs, "no dismissible dialog with on_dismiss is open"
+    states = at._tree.get_widget_states()
+    trigger = states.widgets.add()
+    trigger.id = dialogs[-1].proto.dialog.id
+    trigger.trigger_value = True
+    return at._run(states)
 
 
 def approve_buttons(at: AppTest):

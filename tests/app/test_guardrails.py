@@ -4,13 +4,18 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from batchcore.domain.paid_steps import ask_images
 from batchcore.domain.statuslog import render_log
+from batchcore.service_layer import services
+from studio.page import ASK_KEY
+from studio.runtime import latest_runtime
 from tests.app.conftest import (
     approve_buttons,
     confirm_generate,
     dry_run,
     emulator,
     enter_batch,
+    has_button,
     make_app,
     texts,
     wait_until_idle,
@@ -22,17 +27,16 @@ def _units() -> int:
 
 
 def test_a_second_confirmation_cannot_submit_twice(app):
-    """Confirming the same dry-run again is refused; the emulator billed the batch once."""
+    """An ask for the same dry-run after it was sent opens no dialog; billed once."""
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
     assert _units() == 6, render_log(app.session_state["wf"].log)
     assert app.button(key="generate").disabled
-    app.session_state["confirm_images"] = app.session_state["wf"].draft and next(
-        iter(app.session_state["wf"].receipts))
+    app.session_state[ASK_KEY] = ask_images(next(iter(app.session_state["wf"].receipts)))
     app.run()
-    if app.button(key="confirm_images_go") is not None:
-        app.button(key="confirm_images_go").click().run()
+    assert not has_button(app, "confirm_images_go")
+    assert ASK_KEY not in app.session_state
     wait_until_idle(app)
     assert _units() == 6
     assert "already generated" in texts(app)
@@ -89,11 +93,17 @@ def test_spend_cap_refuses_an_over_budget_batch_before_any_request(tmp_path):
     dry_run(at)
     assert at.button(key="generate").disabled
     assert "spend cap" in texts(at)
-    at.session_state["confirm_images"] = next(iter(at.session_state["wf"].receipts))
+    hash_ = next(iter(at.session_state["wf"].receipts))
+    at.session_state[ASK_KEY] = ask_images(hash_)
     at.run()
-    at.button(key="confirm_images_go").click().run()
+    assert not has_button(at, "confirm_images_go")
+    # and the service the dialog would call refuses it too
+    ws = services.Workspace(id=at.session_state["wid"], state=at.session_state["wf"],
+                            version=at.session_state["wf_version"])
+    out = services.confirm_images(latest_runtime(), ws, hash_)
+    assert "spend cap" in " ".join(n.text for n in out.notices)
     assert emulator().ledger.charges == []
-    assert at.session_state["wf"].submissions == {}
+    assert out.ws.state.submissions == {}
 
 
 def test_partial_failure_lists_rows_and_retries_only_those(app):

@@ -45,6 +45,9 @@ def test_no_shell_file_imports_an_adapter_or_the_paid_procedures():
         for node in ast.walk(_tree(path)):
             if isinstance(node, ast.ImportFrom) and node.module in ADAPTERS:
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} from {node.module}")
+            if isinstance(node, ast.ImportFrom) and node.module:  # from batchcore.domain import outcomes
+                found += [f"{path.relative_to(ROOT)}:{node.lineno} from {node.module} import {a.name}"
+                          for a in node.names if f"{node.module}.{a.name}" in ADAPTERS]
             if isinstance(node, ast.Import):
                 found += [f"{path.relative_to(ROOT)}:{node.lineno} import {a.name}"
                           for a in node.names if a.name in ADAPTERS]
