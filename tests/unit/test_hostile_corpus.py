@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import unicodedata
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +53,10 @@ def build(value: Any) -> Any:
     return {k: build(v) for k, v in value.items()}
 
 
-def cases(name: str) -> Iterator[Any]:
+def cases(name: str) -> list[Any]:
+    """One parameter a line of the corpus file (a list: pytest 10 refuses a generator)."""
     with open(DATA / name, encoding="utf-8") as lines:
-        for line in lines:
-            case = json.loads(line)
-            yield pytest.param(case, id=case["id"])
+        return [pytest.param(case, id=case["id"]) for case in map(json.loads, lines)]
 
 
 def assert_plain(errors: list[LineError] | list[str]) -> None:
