@@ -212,16 +212,36 @@ def upload_zone(rt: Runtime) -> None:
 # --- 2. prompts -------------------------------------------------------------------------
 
 
+def _widget_values(inputs: Inputs) -> dict[str, object]:
+    """The prompt widgets' values for the saved inputs, by widget key."""
+    return {"mode": "Single" if inputs.mode == "single" else "Batch",
+            "batch_text": inputs.batch_text, "single_prompt": inputs.single_prompt,
+            "single_variants": inputs.single_variants, "single_scene": inputs.single_scene_id}
+
+
+_SINGLE_WIDGETS = ("single_prompt", "single_variants", "single_scene")
+
+
 def _restore_widgets(inputs: Inputs) -> None:
     """Give the widgets the saved inputs once per session (refresh restores the page)."""
     if st.session_state.get("_widgets_restored"):
         return
     st.session_state["_widgets_restored"] = True
-    st.session_state["mode"] = "Single" if inputs.mode == "single" else "Batch"
-    st.session_state["batch_text"] = inputs.batch_text
-    st.session_state["single_prompt"] = inputs.single_prompt
-    st.session_state["single_variants"] = inputs.single_variants
-    st.session_state["single_scene"] = inputs.single_scene_id
+    for key, value in _widget_values(inputs).items():
+        st.session_state[key] = value
+
+
+def _restore_switched_mode(inputs: Inputs, mode: str) -> None:
+    """Streamlit forgets a widget that a run does not draw, so after Single → Batch the Batch
+    box would come back empty (and the empty text be saved). In the run that switches back,
+    the mode's widgets get the saved inputs again, before they are drawn."""
+    drawn = st.session_state.get("_mode_drawn")
+    st.session_state["_mode_drawn"] = mode
+    if drawn is None or drawn == mode:
+        return
+    values = _widget_values(inputs)
+    for key in _SINGLE_WIDGETS if mode == "single" else ("batch_text",):
+        st.session_state[key] = values[key]
 
 
 def prompts(rt: Runtime) -> None:
@@ -232,6 +252,7 @@ def prompts(rt: Runtime) -> None:
     choice = st.radio("Mode", MODES, key="mode", horizontal=True)
     mode = "single" if choice == "Single" else "batch"
     inputs = state.inputs.model_copy(update={"mode": mode})
+    _restore_switched_mode(state.inputs, mode)
 
     if mode == "single":
         prompt = st.text_area("Prompt", key="single_prompt", height=90,
@@ -728,6 +749,12 @@ def video_dialog(rt: Runtime) -> None:
     st.write(f"**{plan.clips} clip{'s' if plan.clips != 1 else ''}** × "
              f"{plain(format_money(VIDEO_PRICES[model]))} = **{plain(format_money(plan.cost))}**"
              f" — {plain(model)}, {plain(aspect)}, {resolution}p, 8 s each")
+    if not plan.clips:  # nothing would be sent: no count to type, nothing to confirm
+        st.info(plain(services.nothing_to_send(plan)), icon=":material/check_circle:")
+        if st.button("Close", key="video_cancel"):
+            _end_ask()
+            st.rerun()
+        return
     typed = st.text_input(f"Type the number of clips ({plan.clips}) to confirm",
                           key="video_typed")
     ok = video_confirmation_ok(typed, plan.clips)
@@ -860,7 +887,10 @@ def exports(rt: Runtime) -> None:
 
 
 def finished_toast() -> None:
-    """A toast when paid work finished since the last run (wherever the person looks)."""
+    """A toast when paid work finished since the last run (wherever the person looks); held
+    while a paid dialog is open, where it would cover the dialog's ✕ for ten seconds."""
+    if st.session_state.get(ASK_KEY) is not None:
+        return
     message = st.session_state.pop(TOAST_KEY, "")
     if message:
         st.toast(plain(message), icon=":material/task_alt:", duration="long")

@@ -82,6 +82,7 @@ __all__ = [
     "checkpoint_fold",
     "drain_events",
     "error_outcome",
+    "nothing_to_send",
     "plan_videos",
     "reconcile_orphans",
     "video_batch_hash",
@@ -352,6 +353,14 @@ def plan_videos(
         left_out=tuple(c.scene_id for c in choices if c not in send))
 
 
+def nothing_to_send(plan: VideoPlan) -> str:
+    """Why a plan with no clips sends nothing, in one sentence."""
+    if plan.left_out:
+        return ("Every approved scene already has a clip (made or in flight), so nothing would "
+                "be sent. To pay for a made clip again, choose it under “Make these clips again”.")
+    return "Approve at least one image before generating video."
+
+
 def video_batch_hash(plan: VideoPlan) -> str:
     """A stable hash of exactly what would be sent (and of the clips it makes again), so the
     same plan is never sent twice."""
@@ -372,10 +381,7 @@ def begin_video_submission(
     if in_flight(state, "videos"):
         raise AlreadySubmitted("Videos are already being generated; wait for them to finish.")
     if plan.clips == 0:
-        raise ConfirmationMismatch(
-            "Every approved scene already has a clip (made or in flight): choose the scenes to "
-            "make again, or approve other images." if plan.left_out else
-            "Approve at least one image before generating video.")
+        raise ConfirmationMismatch(nothing_to_send(plan))
     check_video_confirmation(typed, plan.clips)
     hash_ = video_batch_hash(plan)
     earlier = state.submissions.get(hash_)

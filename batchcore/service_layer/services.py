@@ -1196,6 +1196,11 @@ def plan_videos(ws: Workspace, model: str, aspect: str, resolution: int,
     return outcomes.plan_videos(ws.state, model, aspect, resolution, again=again)
 
 
+def nothing_to_send(plan: outcomes.VideoPlan) -> str:
+    """What the video dialog says instead of a count to type when the plan sends nothing."""
+    return outcomes.nothing_to_send(plan)
+
+
 def clip_notes(ws: Workspace) -> dict[str, str]:
     """The error to show under each clip (a whole-batch refusal is shown once, not per clip)."""
     return _clip_notes(ws.state.videos, ws.state.submissions)

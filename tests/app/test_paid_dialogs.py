@@ -159,10 +159,8 @@ def test_made_clips_are_left_out_and_a_deliberate_second_purchase_is_billed_once
     table = app.dataframe[-1].value
     assert list(table["clip"]) == ["clip made (veo3_fast)"] * 3
     assert list(table["sent now"]) == ["no"] * 3
-    assert "Type the number of clips (0) to confirm" in app.text_input(key="video_typed").label
-    app.text_input(key="video_typed").input("0").run()
-    app.button(key="video_go").click().run()
     assert "Every approved scene already has a clip" in texts(app)
+    assert not has_button(app, "video_go")  # nothing to send: no count to type, no Confirm
     assert _units("videos") == 3
 
     app.multiselect(key="video_again").select("SCENE-001").select("SCENE-003").run()
@@ -177,4 +175,19 @@ def test_made_clips_are_left_out_and_a_deliberate_second_purchase_is_billed_once
     # the same purchase is not offered again by itself
     app.button(key="generate_video").click().run()
     assert list(app.dataframe[-1].value["sent now"]) == ["no"] * 3
-    assert _units("videos") == 5
+    assert not has_button(app, "video_go")
+    app.button(key="video_cancel").click().run()
+    assert _no_paid_dialog(app) and _units("videos") == 5
+
+
+def test_switching_single_and_batch_keeps_what_was_typed_in_both(app):
+    """Batch → Single → Batch → Single: each box comes back with its text, and it stays saved."""
+    enter_batch(app)
+    app.radio(key="mode").set_value("Single").run()
+    app.text_area(key="single_prompt").input("A lighthouse at night").run()
+    app.radio(key="mode").set_value("Batch").run()
+    assert app.text_area(key="batch_text").value == EXAMPLE
+    app.radio(key="mode").set_value("Single").run()
+    assert app.text_area(key="single_prompt").value == "A lighthouse at night"
+    inputs = app.session_state["wf"].inputs
+    assert (inputs.batch_text, inputs.single_prompt) == (EXAMPLE, "A lighthouse at night")
