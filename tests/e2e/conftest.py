@@ -8,7 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -58,6 +61,48 @@ class Server:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+@contextmanager
+def served_emulator(key: str, *args: str, scheme: str = "http",
+                    verify: Any = True) -> Iterator[str]:
+    """``python -m batchcore.emulator`` on a free loopback port that accepts ``key`` (extra
+    command-line ``args``, e.g. ``--strict`` or a certificate for https): its base URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchcore.emulator", "--port", str(port), *args],
+        cwd=ROOT, env={"PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1",
+                       "BATCH_STUDIO_EMULATOR_KEYS": key},
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"{scheme}://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/healthz", verify=verify, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"the emulator did not start on {base}")
+            time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def paste_batch(page, text: str) -> None:
+    """Type a batch (committed with Ctrl+Enter), then press Parse."""
+    box = page.locator("textarea[aria-label='Batch']")
+    box.fill(text)
+    box.press("Control+Enter")
+    idle(page)
+    page.get_by_role("button", name="Parse").click()
+    idle(page)
 
 
 def start_app(tmp_path: Path, **settings: str) -> tuple[Server, str]:

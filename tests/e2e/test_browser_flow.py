@@ -9,18 +9,13 @@ import pytest
 
 from tests.app.conftest import EXAMPLE
 from tests.conftest import fake_key
-from tests.e2e.conftest import Server, free_port, idle, shot, start_app
+from tests.e2e.conftest import Server, free_port, idle, paste_batch, shot, start_app
 
 pytestmark = pytest.mark.e2e
 
 
 def _batch(page, text: str = EXAMPLE) -> None:
-    box = page.locator("textarea[aria-label='Batch']")
-    box.fill(text)
-    box.press("Control+Enter")
-    idle(page)
-    page.get_by_role("button", name="Parse").click()
-    idle(page)
+    paste_batch(page, text)
 
 
 def _generate(page) -> None:

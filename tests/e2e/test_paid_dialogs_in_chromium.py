@@ -10,8 +10,6 @@ bring it back, and nothing is billed until its Confirm button is clicked.
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -21,7 +19,7 @@ from playwright.sync_api import expect
 
 from tests.app.conftest import EXAMPLE
 from tests.conftest import fake_key
-from tests.e2e.conftest import ROOT, free_port, idle, shot, start_app
+from tests.e2e.conftest import idle, paste_batch, served_emulator, shot, start_app
 
 pytestmark = pytest.mark.e2e
 
@@ -35,35 +33,12 @@ def served(tmp_path):
     """A served emulator (plain http on loopback) and the app in live mode against it:
     (app URL, emulator base URL)."""
     key = fake_key("dialogs")
-    port = free_port()
-    emulator = subprocess.Popen(
-        [sys.executable, "-m", "batchcore.emulator", "--port", str(port), "--latency-ms", "100"],
-        cwd=ROOT, env={"PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1",
-                       "BATCH_STUDIO_EMULATOR_KEYS": key},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(base + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if emulator.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("the emulator did not start")
-            time.sleep(0.2)
+    with served_emulator(key, "--latency-ms", "100") as base:
         app, url = start_app(tmp_path, ORCHESTRATOR_URL=base, ORCHESTRATOR_API_KEY=key)
         try:
             yield url, base
         finally:
             app.stop()
-    finally:
-        emulator.terminate()
-        try:
-            emulator.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            emulator.kill()
 
 
 def billed(base: str) -> Counter:
@@ -116,15 +91,6 @@ def mode(page, which: str) -> None:
     idle(page)
 
 
-def paste_and_parse(page) -> None:
-    box = page.locator("textarea[aria-label='Batch']")
-    box.fill(EXAMPLE)
-    box.press("Control+Enter")
-    idle(page)
-    page.get_by_role("button", name="Parse").click()
-    idle(page)
-
-
 def single_then_batch(page) -> None:
     """Click Single, then Batch (no dialog after either), and have the example parsed again."""
     mode(page, "Single")
@@ -154,7 +120,7 @@ def parsed_and_priced(page) -> None:
     """Open the app, paste the brief's example, Parse, Dry-Run Images."""
     idle(page)
     assert page.get_by_text("Live — real cost").first.is_visible()
-    paste_and_parse(page)
+    paste_batch(page, EXAMPLE)
     page.get_by_role("button", name="Dry-Run Images").click()
     idle(page)
     page.get_by_text("Dry-run receipt: 3 rows, 6 images").wait_for(timeout=30_000)

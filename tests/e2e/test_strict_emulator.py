@@ -16,9 +16,6 @@ import io
 import ipaddress
 import re
 import ssl
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -31,7 +28,7 @@ from PIL import Image
 
 from tests.app.conftest import EXAMPLE
 from tests.conftest import fake_key
-from tests.e2e.conftest import ROOT, free_port, idle, shot, start_app
+from tests.e2e.conftest import idle, paste_batch, served_emulator, shot, start_app
 
 pytestmark = pytest.mark.e2e
 
@@ -72,33 +69,10 @@ def strict_emulator(tmp_path):
     """``python -m batchcore.emulator --strict`` over https on a free port: (base URL, cert, key)."""
     cert, cert_key = self_signed(tmp_path)
     key = fake_key("strict")
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "batchcore.emulator", "--port", str(port), "--strict",
-         "--latency-ms", "20", "--ssl-certfile", str(cert), "--ssl-keyfile", str(cert_key)],
-        cwd=ROOT, env={"PATH": "/usr/bin:/bin", "NO_PROXY": "127.0.0.1",
-                       "BATCH_STUDIO_EMULATOR_KEYS": key},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    base = f"https://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(base + "/healthz", verify=trusting(cert), timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the strict emulator did not start over https")
-        time.sleep(0.2)
-    try:
+    with served_emulator(key, "--strict", "--latency-ms", "20", "--ssl-certfile", str(cert),
+                         "--ssl-keyfile", str(cert_key), scheme="https",
+                         verify=trusting(cert)) as base:
         yield base, cert, key
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def ledger_units(base: str, cert: Path) -> int:
@@ -111,15 +85,6 @@ def reference_png(tmp_path: Path) -> Path:
     path = tmp_path / "harbour-reference.png"
     path.write_bytes(out.getvalue())
     return path
-
-
-def parse(page, text: str) -> None:
-    box = page.locator("textarea[aria-label='Batch']")
-    box.fill(text)
-    box.press("Control+Enter")
-    idle(page)
-    page.get_by_role("button", name="Parse").click()
-    idle(page)
 
 
 def test_generates_with_references_and_refuses_a_1001_unit_emoji_prompt(tmp_path, page,
@@ -139,14 +104,14 @@ def test_generates_with_references_and_refuses_a_1001_unit_emoji_prompt(tmp_path
         idle(page)
         assert page.get_by_text("harbour-reference.png").first.is_visible()
 
-        parse(page, f"S1 | {EMOJI_PROMPT} | 1\nS2 | a quiet harbour | 1")
+        paste_batch(page, f"S1 | {EMOJI_PROMPT} | 1\nS2 | a quiet harbour | 1")
         page.get_by_text("1 line(s) need fixing").wait_for(timeout=30_000)
         page.get_by_role("button", name="Dry-Run Images").click()  # kept clickable: it says why
         idle(page)
         assert page.get_by_text(re.compile(r"^Dry-run receipt")).count() == 0
         assert ledger_units(base, cert) == 0
 
-        parse(page, EXAMPLE)
+        paste_batch(page, EXAMPLE)
         page.get_by_role("button", name="Dry-Run Images", disabled=False).click()
         idle(page)
         page.get_by_text("Dry-run receipt: 3 rows, 6 images").wait_for(timeout=30_000)
