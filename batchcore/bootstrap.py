@@ -56,6 +56,25 @@ class Runtime:
     views: dict[str, tuple[Any, Any]] = field(default_factory=dict)
     #: the pages watching each workspace, woken when a job there finishes
     watchers: Watchers = field(default_factory=Watchers)
+    #: set when the app shuts down: new paid confirmations are refused (services.shut_down)
+    closing: threading.Event = field(default_factory=threading.Event)
+    #: set by close(): the sweep and every other thread this runtime started stop
+    stopping: threading.Event = field(default_factory=threading.Event)
+    #: the threads this runtime started (the sweep), joined by close()
+    threads: list[threading.Thread] = field(default_factory=list)
+    #: browser sessions seen (an id per session → when it last ran), for /metrics
+    sessions: dict[str, float] = field(default_factory=dict)
+
+    def close(self, join: float = 5.0) -> None:
+        """Stop what this runtime started (the sweep) and release the store; idempotent."""
+        self.closing.set()
+        self.stopping.set()
+        for thread in self.threads:
+            if thread is not threading.current_thread():
+                thread.join(join)
+        self.runner.shutdown()
+        if self.store is not None:
+            self.store.close()
 
     @property
     def deployment(self) -> str:

@@ -7,7 +7,6 @@ environment; every decision lives in ``batchcore``.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -62,9 +61,8 @@ def _build(settings_json: str, key: str, gcs_account: str = "") -> Runtime:
         rt = build(safe)
     _BUILT[:] = [rt]
     # Paid work left open by a restart (or by a replica that died) is reconciled whether or
-    # not a page opens it: now, and then every minute.
-    threading.Thread(target=services.keep_resuming, args=(rt,), daemon=True,
-                     name="batch-resume").start()
+    # not a page opens it: now, and then every minute (stopped by rt.close()).
+    services.start_sweep(rt)
     return rt
 
 

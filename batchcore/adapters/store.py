@@ -641,6 +641,30 @@ class WorkspaceStore:
 
         return self._run("read the spend ledger", fetch)
 
+    def ledger_states(self, deployment: str, day: str) -> list[tuple[str, str, int]]:
+        """How many paid calls ``deployment`` has on UTC ``day`` (and open ones of any day),
+        by kind and ledger state: ``(kind, state, count)`` rows."""
+        def fetch() -> list[tuple[str, str, int]]:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    sa.select(charges.c.kind, charges.c.state, sa.func.count())
+                    .where(charges.c.deployment == deployment,
+                           sa.or_(charges.c.day == day, charges.c.open.is_(True)))
+                    .group_by(charges.c.kind, charges.c.state)).all()
+            return [(str(k), str(st_), int(n)) for k, st_, n in rows]
+
+        return self._run("read the spend ledger", fetch)
+
+    def check(self) -> None:
+        """Raise ``StoreError`` unless the database answers and every table has every column
+        this version writes (a schema from an older or newer version is said, not guessed)."""
+        def probe() -> None:
+            with self._engine.connect() as conn:
+                for table in (workspaces, charges):
+                    conn.execute(sa.select(*table.c).limit(1)).all()
+
+        self._run("reach the workspace store", probe)
+
     def open_workspaces(self, deployment: str) -> list[str]:
         """Workspaces with paid work still open on ``deployment`` (to resume after a restart)."""
         def fetch() -> list[str]:

@@ -469,6 +469,133 @@ def keep_resuming(rt: Runtime, stop: threading.Event | None = None,
             return
 
 
+def start_sweep(rt: Runtime) -> None:
+    """Start :func:`keep_resuming` in the background (once per runtime); it stops with
+    ``rt.close()``."""
+    with rt.lock:
+        if any(t.name == "batch-resume" and t.is_alive() for t in rt.threads):
+            return
+        thread = threading.Thread(target=keep_resuming, args=(rt, rt.stopping), daemon=True,
+                                  name="batch-resume")
+        rt.threads.append(thread)
+    thread.start()
+
+
+#: how long paid calls in flight get to finish when the app shuts down (SIGTERM, Ctrl-C)
+SHUTDOWN_GRACE = 20.0
+
+SHUTTING_DOWN = ("Nothing was sent: the app is shutting down (a restart or a new version). "
+                 "Reload the page in a minute and confirm again.")
+
+
+def shut_down(rt: Runtime, grace: float = SHUTDOWN_GRACE) -> list[str]:
+    """The app stops: new paid confirmations are refused at once (``SHUTTING_DOWN``), paid
+    calls in flight get ``grace`` seconds to finish and be saved, then the sweep stops and
+    the store closes. A call still running after the grace is settled by the ledger's rules
+    at the next start (``resume_all``: polled again, or outcome unknown; never resent).
+    Returns the runner keys of the calls still running when it gave up waiting."""
+    rt.closing.set()
+    deadline = time.monotonic() + max(grace, 0.0)
+    while rt.runner.running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [job.key for job in rt.runner.running()]
+    for rec in list(rt.recorders.values()):
+        try:
+            rec.flush()
+        except Exception:  # noqa: BLE001 - what cannot be saved now is settled at the next start
+            pass
+    rt.close()
+    return left
+
+
+def note_session(rt: Runtime, session_id: str, now: float | None = None) -> None:
+    """A browser session ran a page now (counted by /metrics while recent)."""
+    if session_id:
+        rt.sessions[session_id] = time.time() if now is None else now
+
+
+def open_sessions(rt: Runtime, window: float = 300.0, now: float | None = None) -> int:
+    """Sessions that ran a page in the last ``window`` seconds (older ones are forgotten)."""
+    moment = time.time() if now is None else now
+    for sid, seen in list(rt.sessions.items()):
+        if moment - seen > window:
+            rt.sessions.pop(sid, None)
+    return len(rt.sessions)
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """May this process take traffic? Each check's word, and why not (``reason``)."""
+
+    ready: bool
+    checks: dict[str, str]
+    reason: str = ""
+
+
+def readiness(rt: Runtime) -> Readiness:
+    """``store``: reachable with the current schema; ``key``: accepted, refused or mock
+    (a refused key is not ready: nothing could be generated); ``shutdown``: not closing."""
+    checks: dict[str, str] = {}
+    reasons: list[str] = []
+    if rt.closing.is_set():
+        checks["shutdown"] = "closing"
+        reasons.append("the app is shutting down")
+    if rt.store is None:
+        checks["store"] = "unavailable"
+        reasons.append(rt.store_problem or "the workspace store could not be opened")
+    else:
+        try:
+            rt.store.check()
+            checks["store"] = "ok"
+        except StoreError as exc:
+            checks["store"] = "unavailable"
+            reasons.append(str(exc))
+    if rt.settings.use_mock:
+        checks["key"] = "mock"
+    else:
+        state = rt.backend_check.state if rt.backend_check is not None else "unchecked"
+        checks["key"] = state
+        if state == "refused":
+            reasons.append(rt.backend_check.text)
+    return Readiness(ready=not reasons, checks=checks, reason="; ".join(reasons))
+
+
+@dataclass(frozen=True)
+class MetricsSnapshot:
+    """What /metrics reports, read now (plain data; the shell formats it)."""
+
+    deployment: str
+    spent_today: Decimal
+    reserved_today: Decimal
+    #: (kind, ledger state) → paid calls today or still open
+    calls: dict[tuple[str, str], int]
+    jobs_running: int
+    jobs_queued: int
+    sessions: int
+    problem: str = ""
+
+
+def metrics_snapshot(rt: Runtime, now: datetime | None = None) -> MetricsSnapshot:
+    """Spend and reservations today, paid calls by ledger state, jobs and sessions."""
+    day = utc_day(_now(now))
+    running = rt.runner.running()
+    queued = sum(1 for job in running if job.begun is None)
+    spent = reserved = Decimal(0)
+    calls: dict[tuple[str, str], int] = {}
+    problem = ""
+    if rt.store is not None:
+        try:
+            totals = rt.store.ledger_totals(rt.deployment, day)
+            spent, reserved = totals.spent, totals.reserved
+            calls = {(kind, state): n for kind, state, n in rt.store.ledger_states(
+                rt.deployment, day)}
+        except StoreError as exc:
+            problem = str(exc)
+    return MetricsSnapshot(deployment=rt.deployment, spent_today=spent, reserved_today=reserved,
+                           calls=calls, jobs_running=len(running) - queued, jobs_queued=queued,
+                           sessions=open_sessions(rt), problem=problem)
+
+
 # --- references and the draft --------------------------------------------------------------
 
 
@@ -796,6 +923,8 @@ def _reserve(rt: Runtime, ws: Workspace, begin: Begin,
     the store) and only then ``start(workspace_id, hash)`` sends it in the background.
     A conflict (another tab) is retried on the newer state, whose rules then decide; when
     nothing can be saved, nothing is sent. Returns the outcome and whether work started."""
+    if rt.closing.is_set():
+        return Outcome(ws, _error(SHUTTING_DOWN)), False
     who = may_spend(rt, ws)
     if not who:
         return Outcome(ws, _error(who.reason)), False
