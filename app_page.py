@@ -1,7 +1,9 @@
-"""Batch Studio: upload references, write prompts, dry-run, generate, approve, make video.
+"""Batch Studio's page script: upload references, write prompts, dry-run, generate, approve,
+make video.
 
-The page only draws widgets and calls the services of ``batchcore``; run it with
-``streamlit run streamlit_app.py`` (mock mode, no key needed).
+The page only draws widgets and calls the services of ``batchcore``. ``streamlit_app.py``
+serves it with the app's own routes and lifespan (``streamlit run streamlit_app.py``, mock
+mode, no key needed); AppTest runs this script directly.
 """
 
 import streamlit as st
@@ -19,11 +21,12 @@ def studio_page() -> None:
     from studio import auth, page
     from studio.perf import tune_gc, tune_heap
     from studio.runtime import runtime
-    from studio.state import open_workspace
+    from studio.state import note_session, open_workspace
 
     if not early_title:
         masthead.draw()
     rt = runtime()
+    note_session(rt)
     tune_gc()
     tune_heap()
     open_workspace(rt, auth.owner(), page_changed=st.session_state.pop("_page_changed", False))

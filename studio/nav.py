@@ -1,6 +1,6 @@
 """Links between the app's pages that carry the open workspace (``?w=``) along.
 
-``streamlit_app.py`` registers the pages it gives ``st.navigation``; the sidebar and the
+``app_page.py`` registers the pages it gives ``st.navigation``; the sidebar and the
 History page link to them with the workspace in the address, so a page switch or a
 Back/Forward never loses it.
 """

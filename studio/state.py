@@ -7,6 +7,8 @@ services are kept per page section until the person dismisses them.
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 
 from batchcore.domain.navigation import UNSTORED, choose_workspace
@@ -29,6 +31,16 @@ THUMBS_KEY = "_ref_thumbnails"
 PAGE_KEY = "_page"
 #: what finished since the last run, for a toast ("" when nothing did)
 TOAST_KEY = "_finished_toast"
+#: this browser session's own id (for /metrics; never shown)
+SESSION_KEY = "_session_id"
+
+
+def note_session(rt: Runtime) -> None:
+    """This browser session ran the page now (an id of its own; /metrics counts them)."""
+    sid = st.session_state.get(SESSION_KEY)
+    if sid is None:
+        sid = st.session_state[SESSION_KEY] = uuid.uuid4().hex
+    services.note_session(rt, sid)
 
 
 def current() -> WorkflowState:
@@ -112,9 +124,12 @@ def open_workspace(rt: Runtime, owner: str = "", *, page_changed: bool = False) 
         return
     kept = st.session_state.get(NOTICES_KEY, {})
     page = st.session_state.get(PAGE_KEY)
+    session = st.session_state.get(SESSION_KEY)
     for key in list(st.session_state):
         del st.session_state[key]
     st.session_state[OWNER_KEY] = owner
+    if session is not None:  # the same browser session, another workspace
+        st.session_state[SESSION_KEY] = session
     st.session_state[PAGE_KEY] = page
     if choice.action == "open":
         out = services.open_workspace(rt, choice.workspace_id, owner)

@@ -65,5 +65,5 @@ def _patch() -> None:
 
 
 _patch()
-_APP = ROOT / "streamlit_app.py"
+_APP = ROOT / "app_page.py"
 exec(compile(_APP.read_text(), str(_APP), "exec"), {"__name__": "__main__", "__file__": str(_APP)})

@@ -28,7 +28,7 @@ def make_app(tmp_path, *, clear: bool = True, **secrets: str) -> AppTest:
     if clear:
         st.cache_resource.clear()
         st.cache_data.clear()
-    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "app_page.py"), default_timeout=30)
     at.secrets["DATABASE_URL"] = f"sqlite:///{tmp_path}/workspaces.sqlite3"
     at.secrets["MOCK_LATENCY_MS"] = "0"
     at.secrets["POLL_SECONDS"] = "0.02"

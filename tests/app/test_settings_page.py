@@ -76,7 +76,7 @@ def test_a_broken_secrets_file_is_said_in_the_sidebar(tmp_path, monkeypatch):
     monkeypatch.setattr(streamlit, "secrets", Secrets())
     try:
         streamlit.cache_resource.clear()
-        at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=30).run()
+        at = AppTest.from_file(str(ROOT / "app_page.py"), default_timeout=30).run()
         assert not at.exception
         shown = visible(at)
         assert "The secrets file (.streamlit/secrets.toml) could not be read (at line 2, " \

@@ -68,7 +68,7 @@ def test_studio_history_studio_keeps_the_workspace(app):
     app.switch_page("pages/history.py").run()
     assert _w(app) == wid
     app.query_params.clear()  # st.navigation's own menu drops the query string
-    app.switch_page("streamlit_app.py").run()
+    app.switch_page("app_page.py").run()
     assert _w(app) == wid
     assert len(app.session_state["wf"].draft.rows) == 3
     assert app.text_area(key="batch_text").value.startswith("SCENE-001 |")
@@ -82,7 +82,7 @@ def test_a_page_switch_keeps_references_and_the_name(app):
     enter_batch(app)
     app.text_input(key="workspace_name").input("Kitchen pass").run()
     app.switch_page("pages/history.py").run()
-    app.switch_page("streamlit_app.py").run()
+    app.switch_page("app_page.py").run()
     state = app.session_state["wf"]
     assert [r.name for r in state.references] == ["red.png"]
     assert all(r.ref_urls for r in state.draft.rows)

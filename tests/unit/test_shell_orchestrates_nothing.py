@@ -9,7 +9,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SHELL = [*sorted((ROOT / "studio").glob("*.py")), *sorted((ROOT / "pages").glob("*.py")),
-         ROOT / "streamlit_app.py"]
+         ROOT / "streamlit_app.py", ROOT / "app_page.py"]
 PORTS = {"client", "store", "runner", "recorders", "emulator"}
 #: batchcore modules that do I/O or own paid work: the shell reaches them only through services
 ADAPTERS = {"batchcore.adapters.client", "batchcore.adapters.store", "batchcore.adapters.jobs", "batchcore.adapters.uploads",
