@@ -7,17 +7,19 @@ service layer's job (``batchcore.service_layer.services``).
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 
+from batchcore.adapters.changes import Changes
 from batchcore.adapters.client import OrchestratorClient
 from batchcore.adapters.jobs import JobRunner, process_token
 from batchcore.adapters.store import WorkspaceStore
-from batchcore.adapters.wakeup import Watchers
 from batchcore.config import MOCK_BASE_URL, Settings
 
 __all__ = ["Runtime", "build", "make_uploader", "mock_key"]
@@ -54,8 +56,10 @@ class Runtime:
     uploader: Any = None
     #: per view name, (the listed workspace versions, what was derived from them)
     views: dict[str, tuple[Any, Any]] = field(default_factory=dict)
-    #: the pages watching each workspace, woken when a job there finishes
-    watchers: Watchers = field(default_factory=Watchers)
+    #: the pages' event streams, told when a workspace is saved (adapters.changes)
+    changes: Changes = field(default_factory=Changes)
+    #: signs the capability tokens of the app's routes (random per process)
+    signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     #: set when the app shuts down: new paid confirmations are refused (services.shut_down)
     closing: threading.Event = field(default_factory=threading.Event)
     #: set by close(): the sweep and every other thread this runtime started stop
@@ -69,6 +73,7 @@ class Runtime:
         """Stop what this runtime started (the sweep) and release the store; idempotent."""
         self.closing.set()
         self.stopping.set()
+        self.changes.close()
         for thread in self.threads:
             if thread is not threading.current_thread():
                 thread.join(join)
@@ -122,6 +127,9 @@ def build(
                  store=store, store_problem=problem, emulator=emulator, uploader=uploader)
     if token is not None:
         rt.token = token
+    if settings.signing_key is not None:  # shared by replicas: a link works on any of them
+        rt.signing_key = hashlib.sha256(
+            settings.signing_key.get_secret_value().encode("utf-8")).digest()
     return rt
 
 

@@ -67,6 +67,9 @@ class Settings(BaseModel):
     gcs_prefix: str = "refs/"
     #: the service-account JSON that signs the URLs (a secret: never shown, never dumped)
     gcs_service_account: SecretStr | None = None
+    #: signs the capability tokens of the app's routes; replicas share it (a secret: never
+    #: shown). None: a random key per process (then a link works on its own replica only)
+    signing_key: SecretStr | None = None
     problems: tuple[str, ...] = ()
 
     @property
@@ -209,7 +212,7 @@ SETTING_NAMES = frozenset({
     "ORCHESTRATOR_URL", "BATCH_API_URL", "DATABASE_URL", "DAILY_SPEND_CAP",
     "WORKSPACE_DAILY_CAP", "SPEND_ALLOWLIST", "MOCK_PROFILE", "LIVE_READ_TIMEOUT",
     "MOCK_LATENCY_MS", "POLL_SECONDS", "REFERENCE_UPLOAD", "GCS_BUCKET", "GCS_ENDPOINT",
-    "GCS_PREFIX", "GCS_SERVICE_ACCOUNT",
+    "GCS_PREFIX", "GCS_SERVICE_ACCOUNT", "APP_SIGNING_KEY",
 })
 #: settings that may be a TOML table (the service-account JSON, as Streamlit's docs show it)
 TABLE_SETTINGS = frozenset({"GCS_SERVICE_ACCOUNT"})
@@ -302,8 +305,30 @@ def load_settings(*sources: Mapping[str, Any]) -> Settings:
                             "using head.")
     values.update(_numbers(sources, problems))
     values.update(_upload_settings(sources, use_mock, problems))
+    signing = _signing_key(sources, not_text, problems)
+    if signing:
+        values["signing_key"] = SecretStr(signing)
     values["problems"] = tuple(problems)
     return Settings(**values)
+
+
+#: the shortest APP_SIGNING_KEY taken (a shorter one could be guessed)
+MIN_SIGNING_KEY = 32
+
+
+def _signing_key(sources: tuple[Mapping[str, Any], ...], not_text: set[str],
+                 problems: list[str]) -> str:
+    """APP_SIGNING_KEY when it is long enough, else "" (said; a random key is used)."""
+    raw = _first(sources, "APP_SIGNING_KEY")
+    if raw is None or "APP_SIGNING_KEY" in not_text:
+        return ""
+    text = str(raw).strip()
+    if len(text) < MIN_SIGNING_KEY:
+        problems.append(f"APP_SIGNING_KEY is too short ({len(text)} characters; at least "
+                        f"{MIN_SIGNING_KEY}); a random key is used, so the app's links work "
+                        "on this replica only.")
+        return ""
+    return text
 
 
 def _api_key(sources: tuple[Mapping[str, Any], ...], problems: list[str]) -> str:

@@ -16,3 +16,13 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 def fake_key(tag: str = "x") -> str:
     """A well-formed but fake API key, built at run time so no key-like literal is in the repo."""
     return "aip" + "_" + (tag * 48)[:44]
+
+
+def run_async(coro):
+    """``asyncio.run(coro)`` on a thread of its own: the browser tests' Playwright session
+    keeps an event loop running on the main thread for the rest of the run."""
+    import asyncio
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()

@@ -40,10 +40,11 @@ from batchcore.adapters.store import (
     Reservation,
     StaleWorkspace,
     WorkspaceSummary,
+    is_valid_workspace_id,
 )
 from batchcore.adapters.uploads import BackendUploader, upload_references
 from batchcore.bootstrap import Runtime
-from batchcore.domain import clock, outcomes
+from batchcore.domain import clock, outcomes, tokens
 from batchcore.domain.access import may_open
 from batchcore.domain.capabilities import clip_notes as _clip_notes
 from batchcore.domain.capabilities import videos_unavailable
@@ -134,7 +135,22 @@ __all__ = [
     "sync",
     "update_inputs",
     "video_gate",
-    "watch",
+    # the video dialog
+    "nothing_to_send",
+    "plan_videos",
+    "video_choices",
+    # the app's server: lifespan, probes, metrics, event streams
+    "MetricsSnapshot",
+    "Readiness",
+    "check_event_token",
+    "event_token",
+    "metrics_snapshot",
+    "note_session",
+    "open_sessions",
+    "readiness",
+    "shut_down",
+    "start_sweep",
+    "stored_version",
 ]
 
 Fold = Callable[[WorkflowState], WorkflowState]
@@ -217,6 +233,7 @@ def _commit(rt: Runtime, ws: Workspace, fold: Fold, *, attempts: int = 4) -> Out
         try:
             version = rt.store.save(ws.id, new, ws.version,
                                     charges=_changed_charges(rt, ws.id, ws.state, new))
+            _saved(rt, ws.id, version)
             return Outcome(Workspace(ws.id, new, version, ws.owner))
         except StaleWorkspace:
             loaded = _load(rt, ws.id)
@@ -231,6 +248,11 @@ def _commit(rt: Runtime, ws: Workspace, fold: Fold, *, attempts: int = 4) -> Out
     return Outcome(replace(ws, state=new), _error(
         "This change could not be saved: the workspace kept changing in another tab. "
         "It is kept on this page only; reload the page."), saved=False)
+
+
+def _saved(rt: Runtime, workspace_id: str, version: int) -> None:
+    """A workspace was saved: tell the pages watching it (their event streams) at once."""
+    rt.changes.publish(workspace_id, str(version))
 
 
 def _store_new(rt: Runtime, ws: Workspace, new: WorkflowState) -> Outcome:
@@ -297,9 +319,9 @@ class WorkspaceRecorder:
                     self.problem = loaded.problem or "the workspace could not be read"
                     return False
                 new = reduce(lambda s, f: f(s), self.pending, loaded.state)
-                store.save(self.workspace_id, new, loaded.version,
-                           charges=_changed_charges(self._rt, self.workspace_id,
-                                                    loaded.state, new))
+                version = store.save(self.workspace_id, new, loaded.version,
+                                     charges=_changed_charges(self._rt, self.workspace_id,
+                                                              loaded.state, new))
             except StaleWorkspace:
                 continue
             except StoreError as exc:
@@ -308,6 +330,7 @@ class WorkspaceRecorder:
             self.pending.clear()
             self.problem = ""
             self.saved = new
+            _saved(self._rt, self.workspace_id, version)
             return True
         self.problem = "the workspace kept changing underneath"
         return False
@@ -495,6 +518,7 @@ def shut_down(rt: Runtime, grace: float = SHUTDOWN_GRACE) -> list[str]:
     at the next start (``resume_all``: polled again, or outcome unknown; never resent).
     Returns the runner keys of the calls still running when it gave up waiting."""
     rt.closing.set()
+    rt.changes.close()  # the pages' event streams end; the pages reconnect to the new app
     deadline = time.monotonic() + max(grace, 0.0)
     while rt.runner.running() and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -941,6 +965,7 @@ def _reserve(rt: Runtime, ws: Workspace, begin: Begin,
                                   workspace_cap=rt.settings.workspace_cap)
         try:
             version = rt.store.save(ws.id, new, ws.version, reserve=reservation)
+            _saved(rt, ws.id, version)
         except SpendCapExceeded as exc:
             return Outcome(ws, _error(str(exc))), False
         except StaleWorkspace:
@@ -1036,19 +1061,45 @@ def _start(rt: Runtime, workspace_id: str, hash_: str, kind: str,
 
 
 def _finished_here(rt: Runtime, workspace_id: str, rec: WorkspaceRecorder) -> None:
-    """A job's outcome is recorded: start fetching the gallery's pictures and wake the pages
-    that watch the workspace, so they show it now rather than at their next tick (an
-    unsaved outcome is said by the page, which the wake brings up at once too)."""
+    """A job's outcome is recorded: start fetching the gallery's pictures and tell the pages
+    that watch the workspace, so they show it now (an outcome that could not be saved is
+    said by the page, which this brings up at once too)."""
     if rec.saved is not None and not rec.pending:
         _prefetch(rt, rec.saved)
-    rt.watchers.wake(workspace_id)
+    rt.changes.publish(workspace_id, f"finished:{uuid.uuid4().hex[:12]}")
 
 
-def watch(rt: Runtime, ws: Workspace, key: str, wake: Callable[[], bool]) -> None:
-    """The page ``key`` shows ``ws`` with paid work in flight: ``wake()`` it as soon as a
-    job there finishes (its own tick remains the fallback)."""
-    if in_flight(ws.state):
-        rt.watchers.watch(ws.id, key, wake)
+# --- the pages' event streams ------------------------------------------------------------
+
+
+def event_token(rt: Runtime, ws: Workspace, now: float | None = None) -> str:
+    """The capability a page gets to follow its own workspace's changes ("" when it is not
+    stored yet: nothing can change it in the background)."""
+    if not ws.id:
+        return ""
+    moment = time.time() if now is None else now
+    # signed as of the hour: the page's address stays the same between its reruns, so its
+    # stream is not reopened on every one (it is good for 11 to 12 hours)
+    return tokens.sign(rt.signing_key, "events", ws.id, now=moment - moment % 3600)
+
+
+def check_event_token(rt: Runtime, workspace_id: str, token: str,
+                      now: float | None = None) -> str:
+    """"" when ``token`` lets its holder follow ``workspace_id``; else why not."""
+    if not is_valid_workspace_id(workspace_id):
+        return "There is no such workspace."
+    return tokens.check(rt.signing_key, token, "events", workspace_id,
+                        now=time.time() if now is None else now)
+
+
+def stored_version(rt: Runtime, workspace_id: str) -> int | None:
+    """The workspace's stored version now (None when it cannot be read)."""
+    if rt.store is None:
+        return None
+    try:
+        return rt.store.version(workspace_id)
+    except StoreError:
+        return None
 
 
 def _start_images(rt: Runtime, workspace_id: str, hash_: str, rows: list[BatchRow]) -> None:

@@ -21,6 +21,7 @@ from batchcore.domain.workflow import Inputs, current_hash
 from batchcore.service_layer import services
 from studio.server import lifespan, routes
 from tests.app.conftest import EXAMPLE
+from tests.conftest import run_async
 
 
 @pytest.fixture
@@ -161,3 +162,69 @@ def test_shutdown_gives_up_after_its_grace_and_says_what_it_left(env, monkeypatc
     done = threading.Event()
     threading.Thread(target=lambda: (rt.runner.wait(left[0], 30), done.set()), daemon=True).start()
     assert done.wait(30)
+
+
+def test_the_workers_saves_reach_the_workspace_stream_and_end_with_finished(env):
+    """Confirm with a stream open: each save's version arrives, then the job's 'finished'."""
+    import asyncio
+
+    from studio.runtime import runtime
+
+    rt = runtime()
+    ws = services.new_workspace(rt).ws
+    ws = services.update_inputs(rt, ws, Inputs(mode="batch", batch_text=EXAMPLE,
+                                                parsed_text=EXAMPLE), parse_batch(EXAMPLE)).ws
+    ws = services.dry_run(rt, ws).ws
+
+    async def follow() -> list[str]:
+        notes: list[str] = []
+        with rt.changes.subscribe(ws.id, asyncio.get_running_loop()) as sub:
+            await asyncio.to_thread(services.confirm_images, rt, ws, current_hash(ws.state))
+            while not any(n.startswith("finished:") for n in notes):
+                note = await sub.next(30)
+                assert note is not None, notes
+                notes.append(note)
+        return notes
+
+    notes = run_async(follow())
+    versions = [int(n) for n in notes if n.isdigit()]
+    assert versions == sorted(versions) and len(versions) >= 2  # reserved, sent, …, result
+    assert versions[-1] == services.stored_version(rt, ws.id)
+    rt.close()
+
+
+def test_event_tokens_are_bound_to_their_workspace_and_expire(env):
+    """The page's token opens its own workspace's stream only, and not after it expires."""
+    from batchcore.domain.tokens import TOKEN_LIFETIME
+    from studio.runtime import runtime
+
+    rt = runtime()
+    ws = services.update_inputs(rt, services.new_workspace(rt).ws,
+                                Inputs(mode="batch", batch_text=EXAMPLE), parse_batch(EXAMPLE)).ws
+    other = services.update_inputs(rt, services.new_workspace(rt).ws,
+                                   Inputs(mode="single", single_prompt="x"), parse_batch("")).ws
+    assert ws.id and other.id
+    now = time.time()
+    token = services.event_token(rt, ws, now=now)
+    assert services.check_event_token(rt, ws.id, token, now=now) == ""
+    assert services.check_event_token(rt, other.id, token, now=now)
+    assert services.check_event_token(rt, "../etc/passwd", token, now=now)
+    assert "expired" in services.check_event_token(rt, ws.id, token,
+                                                   now=now + TOKEN_LIFETIME + 1)
+    assert services.event_token(rt, services.Workspace(id="", state=ws.state)) == ""
+    rt.close()
+
+
+def test_replicas_with_one_signing_key_accept_each_others_links():
+    """Two runtimes built with the same APP_SIGNING_KEY sign alike; without it they do not."""
+    from batchcore.bootstrap import build
+    from batchcore.config import load_settings
+
+    shared = load_settings({"APP_SIGNING_KEY": "k" * 40, "DATABASE_URL": "sqlite://"})
+    a, b = build(shared), build(shared)
+    c = build(load_settings({"DATABASE_URL": "sqlite://"}))
+    try:
+        assert a.signing_key == b.signing_key != c.signing_key
+    finally:
+        for rt in (a, b, c):
+            rt.close()

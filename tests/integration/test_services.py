@@ -7,6 +7,7 @@ runner. What is checked is what a person and the emulator's charge ledger would 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -27,7 +28,14 @@ from batchcore.bootstrap import Runtime, build
 from batchcore.config import load_settings
 from batchcore.domain.history import batch_history, spend_per_day
 from batchcore.domain.rows import parse_batch
-from batchcore.domain.workflow import Inputs, can_generate, current_hash, in_flight, unfetched
+from batchcore.domain.workflow import (
+    Inputs,
+    WorkflowState,
+    can_generate,
+    current_hash,
+    in_flight,
+    unfetched,
+)
 from batchcore.emulator import Emulator, EmulatorConfig, EmulatorTransport
 from batchcore.service_layer import services
 from batchcore.service_layer.services import Workspace
@@ -125,38 +133,69 @@ class _Recording(EmulatorTransport):
         return super().handle_request(request)
 
 
-def test_the_watching_page_is_woken_once_the_results_are_saved_with_pictures_fetching(tmp_path):
-    """A page watching the workspace is woken when the job's outcome is stored, and the
-    gallery's pictures are fetched from then on without any page asking for them."""
+class _Follower:
+    """An event stream of one workspace, read on its own event loop in a thread (as the
+    server's route reads it): the notes it got, and ``stored`` states seen at each note."""
+
+    def __init__(self, rt, workspace_id: str) -> None:
+        self.notes: list[str] = []
+        self.at_note: list[Workspace] = []
+        self._rt, self._id = rt, workspace_id
+        self._ready, self._stop = threading.Event(), threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._follow()), daemon=True)
+        self._thread.start()
+        assert self._ready.wait(10)
+
+    async def _follow(self) -> None:
+        with self._rt.changes.subscribe(self._id, asyncio.get_running_loop()) as sub:
+            self._ready.set()
+            while not self._stop.is_set():
+                note = await sub.next(0.05)
+                if note is not None:
+                    self.at_note.append(stored(self._rt, Workspace(self._id, WorkflowState())))
+                    self.notes.append(note)
+
+    def wait_for(self, predicate, timeout: float = 20) -> None:
+        wait_for(lambda: predicate(self.notes), timeout)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+
+def test_the_workspace_stream_is_told_once_the_results_are_saved_with_pictures_fetching(tmp_path):
+    """A stream following the workspace is told when the job's outcome is stored (the saved
+    state is then final), and the gallery's pictures are fetched without any page asking."""
     gate = threading.Event()
     transport = _Recording(Emulator(EmulatorConfig(latency_ms=1, sleep=lambda _s: gate.wait(20))))
     rt = build(load_settings({"DATABASE_URL": f"sqlite:///{tmp_path}/ws.sqlite3",
                               "POLL_SECONDS": "0.02"}), transport=transport)
     out = confirm(rt, dry_ran(rt))
-    at_wake: list[Workspace] = []
-    woken = threading.Event()
-
-    def wake() -> bool:
-        at_wake.append(stored(rt, out.ws))
-        woken.set()
-        return True
-
-    services.watch(rt, out.ws, "tab-1", wake)
-    assert rt.watchers.watching(out.ws.id) == 1
-    gate.set()
-    assert woken.wait(20)
-    assert not in_flight(at_wake[0].state)
-    assert sum(len(v) for v in at_wake[0].state.images.values()) == 3
-    wait_for(lambda: sum("/assets/" in p for p in transport.paths) == 3)
-    assert rt.watchers.watching(out.ws.id) == 0
+    follower = _Follower(rt, out.ws.id)
+    try:
+        gate.set()
+        follower.wait_for(lambda notes: any(n.startswith("finished:") for n in notes))
+        finished = next(i for i, n in enumerate(follower.notes) if n.startswith("finished:"))
+        at_finish = follower.at_note[finished].state
+        assert not in_flight(at_finish)
+        assert sum(len(v) for v in at_finish.images.values()) == 3
+        versions = [int(n) for n in follower.notes if n.isdigit()]
+        assert versions == sorted(versions) and versions
+        wait_for(lambda: sum("/assets/" in p for p in transport.paths) == 3)
+    finally:
+        follower.close()
 
 
-def test_a_page_with_nothing_in_flight_is_not_watched(tmp_path):
-    """Only a page showing paid work in flight is registered to be woken."""
+def test_a_page_command_tells_the_other_tabs_of_its_workspace(tmp_path):
+    """A command saved from one tab reaches another tab's stream with the new version."""
     rt = make_rt(tmp_path)
     ws = dry_ran(rt)
-    services.watch(rt, ws, "tab-1", lambda: True)
-    assert rt.watchers.watching(ws.id) == 0
+    follower = _Follower(rt, ws.id)
+    try:
+        renamed = services.rename_workspace(rt, ws, "Kitchen pass").ws
+        follower.wait_for(lambda notes: str(renamed.version) in notes)
+    finally:
+        follower.close()
 
 
 def test_closed_tab_and_app_restart_mid_call_keeps_the_results(tmp_path):

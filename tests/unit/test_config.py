@@ -343,3 +343,16 @@ def test_no_generated_key_ever_shows_in_repr_str_or_describe(key, mock):
     assert settings.key == key
     for text in (repr(settings), str(settings), str(settings.describe()), *settings.problems):
         assert key not in text
+
+
+def test_app_signing_key_is_a_secret_shared_by_replicas():
+    """A long APP_SIGNING_KEY is kept as a secret; a short one is said and not used."""
+    long_key = "s" * 40
+    cfg = load_settings({"APP_SIGNING_KEY": long_key})
+    assert cfg.signing_key is not None and cfg.signing_key.get_secret_value() == long_key
+    assert long_key not in repr(cfg) and long_key not in cfg.model_dump_json()
+    short = load_settings({"APP_SIGNING_KEY": "short"})
+    assert short.signing_key is None
+    assert any("APP_SIGNING_KEY is too short (5 characters" in p for p in short.problems)
+    assert all("short" not in p.replace("too short", "") for p in short.problems)
+
