@@ -50,7 +50,7 @@ from batchcore.service_layer.services import Notice
 
 from . import media
 from . import nav as links
-from . import wake
+from . import live as live_updates
 from .runtime import Runtime
 from .state import (
     OWNER_KEY,
@@ -464,25 +464,18 @@ _SCENE_ICON = {"waiting": ":material/schedule:", "running": ":material/progress_
 
 
 def generation_progress(rt: Runtime) -> None:
-    """Per-scene progress and elapsed time, next to the Generate button (live while images
-    are in flight; an idle page does not tick)."""
-
-    @st.fragment(run_every=1.0 if in_flight(current(), "images") else None)
-    def live() -> None:
-        state = current()
-        items = work_progress(state, _now(), "images", services.queued_work(rt, ws()))
-        if not items:
-            return
-        for item in items:
-            st.markdown(f":material/hourglass_top: **{plain(item.headline)}** — "
-                        f"{elapsed_text(item.elapsed_seconds)} elapsed")
-            total = len(item.scenes) or 1
-            st.progress(item.fraction if item.fraction is not None
-                        else item.done_scenes / total,
-                        text=f"{item.done_scenes} of {len(item.scenes)} scenes done")
-            st.caption(plain("  ·  ".join(f"{s.scene_id}: {s.status}" for s in item.scenes)))
-
-    live()
+    """Per-scene progress and elapsed time, next to the Generate button: redrawn when the
+    workspace changes (the status log's live updates rerun the page), never on a timer."""
+    state = current()
+    items = work_progress(state, _now(), "images", services.queued_work(rt, ws()))
+    for item in items:
+        st.markdown(f":material/hourglass_top: **{plain(item.headline)}** — "
+                    f"{elapsed_text(item.elapsed_seconds)} elapsed")
+        total = len(item.scenes) or 1
+        st.progress(item.fraction if item.fraction is not None
+                    else item.done_scenes / total,
+                    text=f"{item.done_scenes} of {len(item.scenes)} scenes done")
+        st.caption(plain("  ·  ".join(f"{s.scene_id}: {s.status}" for s in item.scenes)))
 
 
 def outcome_notices(rt: Runtime) -> None:
@@ -798,13 +791,15 @@ def _log_text(state: WorkflowState) -> str:
 def status_log(rt: Runtime) -> None:
     st.header("Status log", anchor="status-log")
     state = current()
-    every = 1.0 if in_flight(state) else None
+    # Pushed: the live component reruns this fragment when the stored workspace changes.
+    # The slow timer is only the last resort while paid work is in flight.
+    every = live_updates.SAFETY_TICK if in_flight(state) else None
 
     @st.fragment(run_every=every)
     def live() -> None:
         before = current()
-        wake.watch(rt, ws())  # before the sync: a job finishing after it still wakes us
         out = keep(services.sync(rt, ws()))
+        live_updates.follow(rt, out.ws)
         note_finished(before, out.ws.state)
         if out.changed or bool(in_flight(before)) != bool(in_flight(out.ws.state)):
             st.rerun(scope="app")

@@ -45,12 +45,13 @@ def settings() -> Settings:
 
 
 @st.cache_resource(show_spinner=False)
-def _build(settings_json: str, key: str, gcs_account: str = "") -> Runtime:
+def _build(settings_json: str, key: str, gcs_account: str = "", signing: str = "") -> Runtime:
     cfg = Settings.model_validate_json(settings_json)
     # SecretStr serialises as '**********': the secrets travel separately
     cfg = cfg.model_copy(update={"api_key": SecretStr(key) if key else None,
                                  "gcs_service_account": SecretStr(gcs_account)
-                                 if gcs_account else None})
+                                 if gcs_account else None,
+                                 "signing_key": SecretStr(signing) if signing else None})
     try:
         rt = build(cfg)
     except Exception as exc:  # noqa: BLE001 - a setting that slipped through must not kill the page
@@ -78,4 +79,5 @@ def runtime() -> Runtime:
     """The shared runtime for the current settings (built once per process)."""
     cfg = settings()
     account = cfg.gcs_service_account.get_secret_value() if cfg.gcs_service_account else ""
-    return _build(cfg.model_dump_json(), cfg.key, account)
+    signing = cfg.signing_key.get_secret_value() if cfg.signing_key else ""
+    return _build(cfg.model_dump_json(), cfg.key, account, signing)

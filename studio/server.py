@@ -14,12 +14,19 @@ services, which decide and read everything.
   with the current schema and the key is not refused (503 with a JSON reason otherwise).
   ``GET /metrics``: Prometheus text (spend and reservations today, paid calls by ledger
   state, jobs queued and running, sessions). None of them takes input or shows a secret.
+* **Live updates.** ``GET /api/events/<workspace id>?t=<token>``: server-sent events for one
+  workspace, for the page that was given the token (``services.event_token``). The first
+  event is the stored version; then one event each time the workspace is saved (by a page
+  or the background worker) or a paid job there finishes, and a comment every 15 s to keep
+  proxies from closing it. Only version numbers and opaque words travel, never content.
+  Refused: a bad, altered or expired token (403 with a sentence), another origin (403).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import threading
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -29,9 +36,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
+from batchcore.adapters.changes import CLOSED
 from batchcore.bootstrap import Runtime
 from batchcore.service_layer import services
 
@@ -54,6 +62,7 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
 
     rt = await asyncio.to_thread(runtime)
     _RUNTIME[:] = [rt]
+    _close_streams_on_stop_signal(rt)
     if not rt.settings.use_mock:  # /readyz and the sidebar know the key's answer early
         threading.Thread(target=services.check_backend, args=(rt,), daemon=True,
                          name="batch-key-check").start()
@@ -67,6 +76,26 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
         _RUNTIME.clear()
         _LOG.warning("Batch Studio stopped%s.", f"; {len(left)} paid call(s) still running are "
                      "settled by the ledger's rules at the next start" if left else "")
+
+
+def _close_streams_on_stop_signal(rt: Runtime) -> None:
+    """On SIGTERM or Ctrl-C, before the server's own handler: refuse new paid confirmations
+    and end the pages' event streams. The server waits for open responses before it runs the
+    lifespan's shutdown, and a stream never ends by itself: without this it waits forever."""
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+        if not callable(previous):
+            continue
+
+        def handler(number: int, frame: Any, previous: Any = previous) -> None:
+            rt.closing.set()
+            rt.changes.close()
+            previous(number, frame)
+
+        try:
+            signal.signal(signum, handler)
+        except ValueError:  # not the main thread (a test's server): nothing to chain
+            return
 
 
 async def healthz(request: Request) -> Response:
@@ -117,10 +146,13 @@ class _Snapshot(Collector):
         sessions = GaugeMetricFamily("batchstudio_sessions",
                                      "Browser sessions that ran a page in the last 5 minutes.")
         sessions.add_metric([], snap.sessions)
+        streams = GaugeMetricFamily("batchstudio_event_streams",
+                                    "Open live-update streams (one per open page).")
+        streams.add_metric([], self._rt.changes.count())
         ledger_ok = GaugeMetricFamily("batchstudio_ledger_readable",
                                       "1 when the spend ledger could be read for this scrape.")
         ledger_ok.add_metric([], 0 if snap.problem else 1)
-        yield from (spent, reserved, calls, jobs, sessions, ledger_ok)
+        yield from (spent, reserved, calls, jobs, sessions, streams, ledger_ok)
 
 
 async def metrics(request: Request) -> Response:
@@ -136,8 +168,60 @@ async def metrics(request: Request) -> Response:
                     headers=_NO_STORE)
 
 
+#: a comment this often keeps proxies and browsers from closing a quiet stream
+KEEP_ALIVE_S = 15.0
+_STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+def _same_origin(request: Request) -> bool:
+    """A browser's cross-site request carries another Origin: refused (a same-origin
+    EventSource sends none, or this host's own)."""
+    origin = request.headers.get("origin")
+    if not origin:
+        return True
+    host = request.headers.get("host", "")
+    return origin.split("://", 1)[-1].rstrip("/") == host
+
+
+def _refuse(status: int, text: str) -> Response:
+    return JSONResponse({"error": text}, status_code=status, headers=_NO_STORE)
+
+
+async def events(request: Request) -> Response:
+    """Server-sent events for one workspace (see the module's docstring)."""
+    rt = _runtime()
+    if rt is None:
+        return _refuse(503, "The app is starting; try again in a moment.")
+    if not _same_origin(request):
+        return _refuse(403, "This stream is only for the app's own pages.")
+    workspace_id = request.path_params["workspace_id"]
+    why = services.check_event_token(rt, workspace_id, request.query_params.get("t", ""))
+    if why:
+        return _refuse(403, why)
+    loop = asyncio.get_running_loop()
+
+    async def stream() -> AsyncIterator[str]:
+        with rt.changes.subscribe(workspace_id, loop) as sub:
+            if sub is None:  # shutting down, or too many streams: the page's timer remains
+                yield "retry: 15000\n\n"
+                return
+            version = await asyncio.to_thread(services.stored_version, rt, workspace_id)
+            yield f"retry: 2000\ndata: {version}\n\n"
+            while True:
+                note = await sub.next(KEEP_ALIVE_S)
+                if note is None:
+                    yield ": keep-alive\n\n"
+                elif note == CLOSED:
+                    return
+                else:
+                    yield f"data: {note}\n\n"
+
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=_STREAM_HEADERS)
+
+
 def routes() -> list[BaseRoute]:
-    """The routes beside the page (GET only; no query string or body is read)."""
+    """The routes beside the page (GET only; no body is read)."""
     return [Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"])]
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/api/events/{workspace_id}", events, methods=["GET"])]

@@ -144,7 +144,7 @@ def test_test_tools_are_an_extra_and_not_in_the_runtime_set():
 
 
 def test_streamlit_is_capped_below_the_next_minor():
-    """studio/wake.py uses Streamlit internals: pyproject allows one minor release only."""
+    """studio/media.py uses a Streamlit internal: pyproject allows one minor release only."""
     (streamlit,) = [r for r in pyproject_requirements() if r.name == "streamlit"]
     assert "auth" in streamlit.extras
     assert any(s.operator == "<" for s in streamlit.specifier), str(streamlit)
