@@ -32,16 +32,16 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily
-from prometheus_client.registry import Collector
+from typing import TYPE_CHECKING
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
 from batchcore.adapters.changes import CLOSED
-from batchcore.bootstrap import Runtime
-from batchcore.service_layer import services
+
+if TYPE_CHECKING:  # the core is imported while the runtime is built, not before the server
+    from batchcore.bootstrap import Runtime  # starts: the first page's title waits for neither
 
 __all__ = ["lifespan", "routes"]
 
@@ -55,22 +55,35 @@ def _runtime() -> Runtime | None:
     return _RUNTIME[0] if _RUNTIME else None
 
 
-@asynccontextmanager
-async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
-    """Build the runtime before anyone visits; shut it down in order when the app stops."""
-    from studio.runtime import runtime  # the page's own cached runtime: one per process
+def _build() -> Runtime:
+    """The page's own cached runtime (one per process): building it settles paid work left
+    open and starts the sweep."""
+    from batchcore.service_layer import services
+    from studio.runtime import runtime
 
-    rt = await asyncio.to_thread(runtime)
+    rt = runtime()
     _RUNTIME[:] = [rt]
-    _close_streams_on_stop_signal(rt)
     if not rt.settings.use_mock:  # /readyz and the sidebar know the key's answer early
         threading.Thread(target=services.check_backend, args=(rt,), daemon=True,
                          name="batch-key-check").start()
     _LOG.warning("Batch Studio is ready (%s).", "mock mode" if rt.settings.use_mock else
                  "live backend")
+    return rt
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
+    """Build the runtime at start-up, whether or not anyone visits, beside the server (which
+    serves the first page's title meanwhile; that page's run waits for the same build);
+    shut it down in order when the app stops."""
+    _close_streams_on_stop_signal()
+    building = asyncio.create_task(asyncio.to_thread(_build))
     try:
-        yield {"runtime": rt}
+        yield {}
     finally:
+        from batchcore.service_layer import services
+
+        rt = await building
         _LOG.warning("Batch Studio is shutting down: new paid confirmations are refused.")
         left = await asyncio.to_thread(services.shut_down, rt)
         _RUNTIME.clear()
@@ -78,7 +91,7 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
                      "settled by the ledger's rules at the next start" if left else "")
 
 
-def _close_streams_on_stop_signal(rt: Runtime) -> None:
+def _close_streams_on_stop_signal() -> None:
     """On SIGTERM or Ctrl-C, before the server's own handler: refuse new paid confirmations
     and end the pages' event streams. The server waits for open responses before it runs the
     lifespan's shutdown, and a stream never ends by itself: without this it waits forever."""
@@ -88,8 +101,10 @@ def _close_streams_on_stop_signal(rt: Runtime) -> None:
             continue
 
         def handler(number: int, frame: Any, previous: Any = previous) -> None:
-            rt.closing.set()
-            rt.changes.close()
+            rt = _runtime()
+            if rt is not None:
+                rt.closing.set()
+                rt.changes.close()
             previous(number, frame)
 
         try:
@@ -110,6 +125,8 @@ async def readyz(request: Request) -> Response:
     if rt is None:
         return JSONResponse({"ready": False, "reason": "the app is starting"}, status_code=503,
                             headers=_NO_STORE)
+    from batchcore.service_layer import services
+
     ready = await asyncio.to_thread(services.readiness, rt)
     body: dict[str, Any] = {"ready": ready.ready, "checks": ready.checks}
     if not ready.ready:
@@ -117,13 +134,17 @@ async def readyz(request: Request) -> Response:
     return JSONResponse(body, status_code=200 if ready.ready else 503, headers=_NO_STORE)
 
 
-class _Snapshot(Collector):
-    """Reads ``services.metrics_snapshot`` once per scrape."""
+class _Snapshot:
+    """Reads ``services.metrics_snapshot`` once per scrape (a prometheus-client collector)."""
 
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
 
-    def collect(self) -> Iterable[GaugeMetricFamily]:
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        from batchcore.service_layer import services
+
         snap = services.metrics_snapshot(self._rt)
         backend = ["backend"]
         spent = GaugeMetricFamily("batchstudio_spend_today_dollars",
@@ -161,6 +182,8 @@ async def metrics(request: Request) -> Response:
     if rt is None:
         return Response("the app is starting\n", status_code=503, media_type="text/plain",
                         headers=_NO_STORE)
+    from prometheus_client import CollectorRegistry, generate_latest
+
     registry = CollectorRegistry(auto_describe=True)
     registry.register(_Snapshot(rt))
     text = await asyncio.to_thread(generate_latest, registry)
@@ -194,6 +217,8 @@ async def events(request: Request) -> Response:
         return _refuse(503, "The app is starting; try again in a moment.")
     if not _same_origin(request):
         return _refuse(403, "This stream is only for the app's own pages.")
+    from batchcore.service_layer import services
+
     workspace_id = request.path_params["workspace_id"]
     why = services.check_event_token(rt, workspace_id, request.query_params.get("t", ""))
     if why:

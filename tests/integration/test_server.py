@@ -36,8 +36,21 @@ def env(tmp_path, monkeypatch):
     st.cache_resource.clear()
 
 
+class _Client(TestClient):
+    """The app's routes and lifespan; entering waits until the runtime is built (the
+    lifespan builds it beside the server, and /readyz says 503 "starting" meanwhile)."""
+
+    def __enter__(self):
+        client = super().__enter__()
+        deadline = time.monotonic() + 30
+        while client.get("/readyz").json().get("reason") == "the app is starting":
+            assert time.monotonic() < deadline, "the runtime was never built"
+            time.sleep(0.02)
+        return client
+
+
 def _client() -> TestClient:
-    return TestClient(Starlette(routes=routes(), lifespan=lifespan))
+    return _Client(Starlette(routes=routes(), lifespan=lifespan))
 
 
 def _generated(rt) -> services.Workspace:
