@@ -532,10 +532,19 @@ def shut_down(rt: Runtime, grace: float = SHUTDOWN_GRACE) -> list[str]:
     return left
 
 
+#: past this many remembered sessions, the old ones are forgotten on the next page run
+SESSIONS_KEPT = 512
+
+
 def note_session(rt: Runtime, session_id: str, now: float | None = None) -> None:
-    """A browser session ran a page now (counted by /metrics while recent)."""
-    if session_id:
-        rt.sessions[session_id] = time.time() if now is None else now
+    """A browser session ran a page now (counted by /metrics while recent); sessions not
+    seen for a while are forgotten here too, so the list stays small without any scrape."""
+    if not session_id:
+        return
+    moment = time.time() if now is None else now
+    rt.sessions[session_id] = moment
+    if len(rt.sessions) > SESSIONS_KEPT:
+        open_sessions(rt, now=moment)
 
 
 def open_sessions(rt: Runtime, window: float = 300.0, now: float | None = None) -> int:

@@ -241,3 +241,19 @@ def test_replicas_with_one_signing_key_accept_each_others_links():
     finally:
         for rt in (a, b, c):
             rt.close()
+
+
+def test_sessions_seen_long_ago_are_forgotten_without_a_scrape(env):
+    """Past SESSIONS_KEPT remembered sessions, a page run forgets those idle > 5 minutes."""
+    from batchcore.bootstrap import build
+    from batchcore.config import load_settings
+
+    rt = build(load_settings({"DATABASE_URL": "sqlite://"}))
+    try:
+        for n in range(services.SESSIONS_KEPT):
+            services.note_session(rt, f"old-{n}", now=1000.0)
+        services.note_session(rt, "now", now=2000.0)
+        assert list(rt.sessions) == ["now"]
+        assert services.open_sessions(rt, now=2001.0) == 1
+    finally:
+        rt.close()
