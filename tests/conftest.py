@@ -26,3 +26,15 @@ def run_async(coro):
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, coro).result()
+
+
+def stop_process(proc) -> None:
+    """Stop a server the tests started: SIGTERM, then SIGKILL if it has not exited in 10 s."""
+    import subprocess
+
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -23,7 +23,7 @@ from tests.app.conftest import (
 
 
 def _units() -> int:
-    return sum(c.count for c in emulator().ledger.charges)
+    return emulator().ledger.units()
 
 
 def test_a_second_confirmation_cannot_submit_twice(app):

@@ -16,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import stop_process
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -56,11 +58,7 @@ class Server:
             raise
 
     def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        stop_process(self.proc)
 
 
 @contextmanager
@@ -88,11 +86,7 @@ def served_emulator(key: str, *args: str, scheme: str = "http",
             time.sleep(0.2)
         yield base
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
 
 
 def paste_batch(page, text: str) -> None:

@@ -47,6 +47,7 @@ from batchcore.adapters.uploads import (
     upload_references,
 )
 from batchcore.errors import UploadError
+from tests.conftest import stop_process
 
 BUCKET = "batch-studio-refs"
 CLIENT_EMAIL = "ref-signer@batch-studio-test.iam.gserviceaccount.com"
@@ -102,12 +103,7 @@ def emulator(tmp_path_factory, loopback_without_proxy):
     try:
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")
