@@ -2,9 +2,12 @@
 
 A real backend's https signed URLs are handed to the browser (``st.image(url)``), which
 loads them itself. What the browser cannot reach (mock mode's in-process emulator, the
-orchestrator's own host) is fetched by the services off the script thread, all at once and
-briefly awaited; what is not there yet shows a placeholder, and a small fragment redraws the
-page when the fetches have finished. A failed fetch is tried again later, not cached forever.
+orchestrator's own host) is given to it as a signed link to the app's own picture route
+(``GET /api/pictures/…``, ``studio/server.py``): the page does not wait, the route waits
+for the server-side fetch, and the browser keeps what it loaded (the link is the same on
+every rerun). Only where no link can be made (a workspace not stored yet, a run with no
+browser address such as AppTest's) are the bytes fetched off the script thread and briefly
+awaited, with a placeholder and a small fragment that redraws the page when they are in.
 The decisions are ``batchcore.adapters.assets.asset_source`` and ``services.pictures``.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Literal
+from urllib.parse import urlsplit
 
 import streamlit as st
 
@@ -22,7 +26,7 @@ from batchcore.service_layer import services
 from batchcore.service_layer.services import Picture
 
 from .runtime import Runtime
-from .state import THUMBS_KEY
+from .state import THUMBS_KEY, ws
 
 #: how long one page run waits, in all, for the images it shows (mock mode)
 WAIT_S = 1.0
@@ -33,16 +37,39 @@ def _square(data: bytes) -> bytes:
     return preview(data, 96, square=True) or data
 
 
+def _origin() -> str:
+    """``scheme://host[:port]`` of the page in the browser ("" when there is no browser)."""
+    try:
+        parts = urlsplit(st.context.url or "")
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def _linking() -> services.Linking | None:
+    """Links to the picture route can be given: the workspace is stored and the page has an
+    address in a browser."""
+    workspace = ws()
+    if not workspace.id or not _origin():
+        return None
+    return services.Linking(workspace.id, workspace.state.owner)
+
+
+def address(picture: Picture) -> str:
+    """Where the browser loads ``picture`` from (a route link made absolute)."""
+    return _origin() + picture.url if picture.kind == "link" else picture.url
+
+
 def pictures(rt: Runtime, wanted: Sequence[Sequence[str]]) -> dict[tuple[str, ...], Picture]:
-    """What to show for each preference list of URLs (thumbnail first, then the full image)."""
-    return services.pictures(rt, wanted, wait=WAIT_S)
+    """What to show for each preference list of URLs (the one to show first)."""
+    return services.pictures(rt, wanted, wait=WAIT_S, link=_linking())
 
 
 def draw(picture: Picture, *, width: int | Literal["stretch"], missing: str,
          square: bool = False, caption: str | None = None) -> None:
     """Draw one picture: the image, a placeholder while it loads, or why it is missing."""
-    if picture.kind == "url":
-        st.image(picture.url, width=width, caption=caption)
+    if picture.kind in ("url", "link"):
+        st.image(address(picture), width=width, caption=caption)
     elif picture.kind == "data" and picture.data is not None:
         st.image(_square(picture.data) if square else picture.data, width=width,
                  caption=caption, output_format="PNG")
@@ -58,8 +85,9 @@ def key_of(urls: Sequence[str]) -> tuple[str, ...]:
 
 
 def redraw_when_loaded(rt: Runtime, wanted: Sequence[Sequence[str]]) -> None:
-    """While any picture is still being fetched, check every second; redraw when done."""
-    if services.pictures_settled(rt, wanted):
+    """While any picture is still being fetched for the page (not the route's), check every
+    second; redraw when done."""
+    if _linking() is not None or services.pictures_settled(rt, wanted):
         return
 
     @st.fragment(run_every=1.0)
@@ -84,8 +112,8 @@ def reference_chip(rt: Runtime, ref: Reference) -> None:
 def video(rt: Runtime, url: str) -> None:
     """A clip: the browser plays a real backend's URL; mock clips are fetched off-thread."""
     picture = pictures(rt, [(url,)])[(url,)]
-    if picture.kind == "url":
-        st.video(picture.url)
+    if picture.kind in ("url", "link"):
+        st.video(address(picture))
     elif picture.kind == "data" and picture.data is not None:
         st.video(picture.data)
     elif picture.kind == "loading":

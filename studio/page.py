@@ -666,6 +666,9 @@ def viewer(rt: Runtime, scene: str) -> None:
             elif pic.kind == "url":  # a real backend's signed URL: the browser downloads it
                 st.link_button("Download", pic.url, icon=":material/download:",
                                width="stretch")
+            elif pic.kind == "link":  # the picture route names the file
+                st.link_button("Download", media.address(pic) + "&download=1",
+                               icon=":material/download:", width="stretch")
             is_pick = approved is not None and approved.image == image
             if st.button(f"Approve #{image.variant}", key=f"view_approve_{scene}_{image.variant}",
                          type="primary" if is_pick else "secondary", width="stretch",

@@ -20,11 +20,20 @@ services, which decide and read everything.
   or the background worker) or a paid job there finishes, and a comment every 15 s to keep
   proxies from closing it. Only version numbers and opaque words travel, never content.
   Refused: a bad, altered or expired token (403 with a sentence), another origin (403).
+* **Pictures.** ``GET /api/pictures/<workspace id>/<object id>?t=<token>`` (``HEAD`` too):
+  an image, reference or clip the browser cannot load from its own address (mock mode, the
+  orchestrator's host), by a link the page was given (``services.picture_link``). The
+  object id is looked up among the workspace's own objects, never used as a path. A strong
+  ``ETag`` (304 on ``If-None-Match``), ``Cache-Control: private, max-age=…, immutable``,
+  one ``Range`` (206/416) for clips, ``&download=1`` names the file. Refused: a token not
+  signed for this object, workspace and owner, or expired (403); an object the workspace
+  does not hold (404); another site's page (403, and ``Cross-Origin-Resource-Policy``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import signal
 import threading
@@ -197,8 +206,10 @@ _STREAM_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
 def _same_origin(request: Request) -> bool:
-    """A browser's cross-site request carries another Origin: refused (a same-origin
-    EventSource sends none, or this host's own)."""
+    """A browser's cross-site request carries another Origin, or says it is cross-site:
+    refused (a same-origin EventSource or image sends no Origin, or this host's own)."""
+    if request.headers.get("sec-fetch-site", "") == "cross-site":
+        return False
     origin = request.headers.get("origin")
     if not origin:
         return True
@@ -244,9 +255,42 @@ async def events(request: Request) -> Response:
     return StreamingResponse(stream(), media_type="text/event-stream", headers=_STREAM_HEADERS)
 
 
+#: how often the route looks again at a picture the server is still fetching
+_PICTURE_POLL_S = 0.03
+
+
+async def picture(request: Request) -> Response:
+    """One picture or clip of a workspace (see the module's docstring)."""
+    rt = _runtime()
+    if rt is None:
+        return _refuse(503, "The app is starting; try again in a moment.")
+    if not _same_origin(request):
+        return _refuse(403, "Pictures are only for the app's own pages.")
+    from batchcore.service_layer import services
+    from batchcore.service_layer.pictures import ROUTE_WAIT_S
+
+    ask = functools.partial(
+        services.serve_picture, rt, request.path_params["workspace_id"],
+        request.path_params["object_id"], request.query_params.get("t", ""),
+        if_none_match=request.headers.get("if-none-match", ""),
+        range_header=request.headers.get("range", ""),
+        download=request.query_params.get("download") == "1")
+    deadline = asyncio.get_running_loop().time() + ROUTE_WAIT_S
+    while True:  # a fetch in progress is awaited here, not in a thread of the server's pool
+        reply = await asyncio.to_thread(ask)
+        if reply.status != 504 or asyncio.get_running_loop().time() >= deadline:
+            break
+        await asyncio.sleep(_PICTURE_POLL_S)
+    if reply.text:
+        return JSONResponse({"error": reply.text}, status_code=reply.status,
+                            headers=reply.headers)
+    return Response(reply.body, status_code=reply.status, headers=reply.headers)
+
+
 def routes() -> list[BaseRoute]:
-    """The routes beside the page (GET only; no body is read)."""
+    """The routes beside the page (GET and HEAD only; no body is read)."""
     return [Route("/healthz", healthz, methods=["GET"]),
             Route("/readyz", readyz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
-            Route("/api/events/{workspace_id}", events, methods=["GET"])]
+            Route("/api/events/{workspace_id}", events, methods=["GET"]),
+            Route("/api/pictures/{workspace_id}/{object_id}", picture, methods=["GET"])]

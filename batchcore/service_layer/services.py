@@ -31,7 +31,6 @@ from functools import reduce
 from typing import Literal, TypeVar, cast
 
 from batchcore.adapters import worker
-from batchcore.adapters.assets import AssetLoader, AssetView, asset_source
 from batchcore.adapters.client import report_waits
 from batchcore.adapters.jobs import Job, token_may_be_alive
 from batchcore.adapters.store import (
@@ -53,7 +52,6 @@ from batchcore.domain.exports import import_manifest as parse_manifest
 from batchcore.domain.gallery import (
     GalleryCard,
     gallery_cards,
-    gallery_urls,
     reroll_text,
     scene_takes,
 )
@@ -81,6 +79,16 @@ from batchcore.domain.workflow import (
     resume_fetching,
     unfetched,
     with_draft,
+)
+from batchcore.service_layer.pictures import (
+    Linking,
+    Picture,
+    PictureReply,
+    picture_link,
+    pictures,
+    pictures_settled,
+    prefetch,
+    serve_picture,
 )
 from batchcore.errors import (
     AuthError,
@@ -127,6 +135,10 @@ __all__ = [
     "open_workspace",
     "pictures",
     "pictures_settled",
+    "Linking",
+    "PictureReply",
+    "picture_link",
+    "serve_picture",
     "refuse_input",
     "remove_reference",
     "resume_all",
@@ -1074,7 +1086,7 @@ def _finished_here(rt: Runtime, workspace_id: str, rec: WorkspaceRecorder) -> No
     that watch the workspace, so they show it now (an outcome that could not be saved is
     said by the page, which this brings up at once too)."""
     if rec.saved is not None and not rec.pending:
-        _prefetch(rt, rec.saved)
+        prefetch(rt, rec.saved)
     rt.changes.publish(workspace_id, f"finished:{uuid.uuid4().hex[:12]}")
 
 
@@ -1393,81 +1405,3 @@ def nothing_to_send(plan: outcomes.VideoPlan) -> str:
 def clip_notes(ws: Workspace) -> dict[str, str]:
     """The error to show under each clip (a whole-batch refusal is shown once, not per clip)."""
     return _clip_notes(ws.state.videos, ws.state.submissions)
-
-
-# --- pictures without blocking the page (issue 11) ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class Picture:
-    """How the page shows one image or clip: ``url`` (the browser loads it itself), ``data``
-    (fetched here), ``loading`` (a placeholder; it is being fetched), or ``missing``
-    (``text`` says why)."""
-
-    kind: Literal["url", "data", "loading", "missing"]
-    url: str = ""
-    data: bytes | None = None
-    text: str = ""
-
-
-#: one short try per server-side fetch; a failed one is tried again later, not now
-ASSET_TIMEOUT_S = 5.0
-
-
-def _loader(rt: Runtime) -> AssetLoader:
-    with rt.lock:
-        if rt.asset_loader is None:
-            client = rt.client
-            rt.asset_loader = AssetLoader(
-                lambda url: client.fetch_asset(url, attempts=1, timeout=ASSET_TIMEOUT_S))
-        loader: AssetLoader = rt.asset_loader
-        return loader
-
-
-def _source(rt: Runtime, url: str) -> str:
-    return asset_source(url, mock=rt.settings.use_mock, backend_url=rt.client.base_url)
-
-
-def pictures(rt: Runtime, wanted: Sequence[Sequence[str]], wait: float = 0.0
-             ) -> dict[tuple[str, ...], Picture]:
-    """For each preference list of URLs (thumbnail first, then the full image), what to show.
-
-    A real backend's https URLs go to the browser as they are; what the browser cannot load
-    (mock mode, the orchestrator's own host) is fetched off the page's thread, all at once,
-    waiting at most ``wait`` seconds in all; anything else is ``missing`` with the reason.
-    """
-    keys = [tuple(u for u in urls if u) for urls in wanted]
-    views = _loader(rt).views([k[0] for k in keys if k and _source(rt, k[0]) == "server"], wait)
-    return {key: _picture(rt, key, views) for key in keys}
-
-
-def _picture(rt: Runtime, key: tuple[str, ...], views: dict[str, AssetView]) -> Picture:
-    reason = "there is no address for it"
-    for url in key:
-        source = _source(rt, url)
-        if source == "browser":
-            return Picture("url", url=url)
-        if source == "none":
-            reason = "its address cannot be shown here"
-            continue
-        view = views.get(url) or _loader(rt).view(url)
-        if view.state == "ready":
-            return Picture("data", url=url, data=view.data)
-        if view.state == "loading":
-            return Picture("loading", url=url)
-        reason = (f"{view.reason} It is tried again in {view.retry_in:.0f} s."
-                  if view.retry_in else view.reason)
-    return Picture("missing", text=reason)
-
-
-def _prefetch(rt: Runtime, state: WorkflowState) -> None:
-    """Start fetching what the gallery will ask for (each image's first URL, as
-    ``pictures``), so the page that is woken finds it ready."""
-    firsts = [urls[0] for urls in gallery_urls(state) if urls]
-    _loader(rt).request(u for u in firsts if _source(rt, u) == "server")
-
-
-def pictures_settled(rt: Runtime, wanted: Sequence[Sequence[str]]) -> bool:
-    """No server-side fetch of these pictures is still running (the page can redraw)."""
-    firsts = [urls[0] for urls in wanted if urls and urls[0]]
-    return _loader(rt).settled(u for u in firsts if _source(rt, u) == "server")

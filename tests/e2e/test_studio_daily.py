@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+import httpx
 import pytest
 
 from tests.app.conftest import EXAMPLE
@@ -177,7 +178,10 @@ def test_viewer_keyboard_approval_and_reroll(served, screen):
     page.keyboard.press("v")
     idle(page)
     dialog = page.locator("[role=dialog]")
-    assert dialog.get_by_role("button", name=re.compile("Download")).count() == 3
+    downloads = dialog.get_by_role("link", name=re.compile("Download"))
+    assert downloads.count() == 3  # links to the picture route, each naming its file
+    named = httpx.get(downloads.first.get_attribute("href")).headers["content-disposition"]
+    assert named == 'attachment; filename="SCENE-002_v1.png"'
     full = page.evaluate("Array.from(document.querySelectorAll('[role=dialog] img'))"
                          ".map(i => i.naturalWidth)")
     assert full == [512, 512, 512]

@@ -1,0 +1,77 @@
+"""The gallery's pictures come from the app's own picture route, in real Chromium: every
+card loads through a signed link, a rerun loads none of them again, and the links refuse
+what they must from the browser's side too."""
+
+from __future__ import annotations
+
+import re
+
+import httpx
+import pytest
+
+from tests.app.conftest import EXAMPLE
+from tests.e2e.conftest import idle, paste_batch
+
+pytestmark = pytest.mark.e2e
+
+_LOADED = ("() => { const imgs = [...document.querySelectorAll('[data-testid=stMain] "
+           "[data-testid=stImage] img')]; return imgs.length >= 6 && "
+           "imgs.every(i => i.complete && i.naturalWidth > 0); }")
+
+
+def _generate(page) -> None:
+    paste_batch(page, EXAMPLE)
+    page.get_by_role("button", name="Dry-Run Images").click()
+    idle(page)
+    page.get_by_role("button", name="Generate Images").click()
+    idle(page)
+    page.get_by_role("button", name=re.compile(r"^Confirm — spend")).click()
+    page.get_by_role("button", name="Approve SCENE-003 #1").wait_for(timeout=60_000)
+    idle(page)
+    page.wait_for_function(_LOADED, timeout=30_000)
+
+
+def test_cards_load_through_signed_links_and_a_rerun_loads_none_again(mock_app, page):
+    """All six cards are route links that load (200, image/png, immutable); approving a
+    picture (a full rerun) and reloading the page's runs send no picture from the server."""
+    served: list[tuple[str, int]] = []
+    page.on("response", lambda r: served.append((r.url, r.status))
+            if "/api/pictures/" in r.url and not r.request.is_navigation_request() else None)
+    page.goto(mock_app)
+    idle(page)
+    _generate(page)
+    sources = page.evaluate("[...document.querySelectorAll('[data-testid=stMain] "
+                            "[data-testid=stImage] img')].map(i => i.src)")
+    assert len(sources) == 6 and all("/api/pictures/" in s and "?t=" in s for s in sources)
+    first = [s for s in served if s[1] == 200]
+    assert len({u for u, _ in first}) == 6
+    head = httpx.get(sources[0])
+    assert head.headers["content-type"] == "image/png"
+    assert head.headers["cache-control"].endswith("immutable")
+
+    before = len([s for s in served if s[1] == 200])
+    page.get_by_role("button", name="Approve SCENE-001 #1").click()
+    idle(page)
+    page.keyboard.press("r")  # Streamlit's own rerun
+    idle(page)
+    page.wait_for_function(_LOADED, timeout=30_000)
+    again = page.evaluate("[...document.querySelectorAll('[data-testid=stMain] "
+                          "[data-testid=stImage] img')].map(i => i.src)")
+    assert again == sources  # the same links on every rerun
+    assert len([s for s in served if s[1] == 200]) == before, served
+
+
+def test_a_link_is_refused_once_altered_or_from_another_site(mock_app, page):
+    """The browser's own link works; altered, its signature is refused with a sentence; as an
+    image on another site's page it is refused."""
+    page.goto(mock_app)
+    idle(page)
+    _generate(page)
+    src = page.evaluate("document.querySelector('[data-testid=stMain] "
+                        "[data-testid=stImage] img').src")
+    assert httpx.get(src).status_code == 200
+    altered = httpx.get(src[:-3] + "abc")
+    assert altered.status_code == 403 and altered.json()["error"].endswith(".")
+    elsewhere = httpx.get(src, headers={"Sec-Fetch-Site": "cross-site",
+                                        "Sec-Fetch-Dest": "image"})
+    assert elsewhere.status_code == 403
