@@ -39,7 +39,14 @@ st.subheader("Workspaces")
 if view.cards:
     grid = st.columns(3)
     wanted = [(i.thumbnail_url, i.url) for card in view.cards[:30] for i in card.pictures]
-    pics = media.pictures(rt, wanted)  # fetched at once, off the script thread
+    if media.can_link():  # each workspace's pictures by links signed for that workspace
+        pics: dict[tuple[str, ...], services.Picture] = {}
+        for card in view.cards[:30]:
+            owner = states[card.workspace_id].owner if card.workspace_id in states else ""
+            pics.update(media.pictures(rt, [(i.thumbnail_url, i.url) for i in card.pictures],
+                                       of=services.Linking(card.workspace_id, owner)))
+    else:  # fetched at once, off the script thread
+        pics = media.pictures(rt, wanted)
     for i, card in enumerate(view.cards[:30]):
         with grid[i % 3].container(border=True):
             st.markdown(f"**{plain(card.name)}**")
@@ -54,7 +61,7 @@ if view.cards:
                 f"call(s), {card.spent_text} — changed {card.updated_at:%Y-%m-%d %H:%M} UTC"))
             links.link("studio", "Open" if card.workspace_id != open_id else "Open (current)",
                        ":material/open_in_browser:", card.workspace_id)
-    media.redraw_when_loaded(rt, wanted)
+    media.redraw_when_loaded(rt, wanted, pics)
 else:
     st.caption("No workspace yet.")
 

@@ -46,13 +46,21 @@ def _origin() -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def _linking() -> services.Linking | None:
-    """Links to the picture route can be given: the workspace is stored and the page has an
-    address in a browser."""
-    workspace = ws()
-    if not workspace.id or not _origin():
+def can_link() -> bool:
+    """Pictures can be given to this page as links to the app's picture route."""
+    return bool(_origin())
+
+
+def _linking(of: services.Linking | None = None) -> services.Linking | None:
+    """How links to the picture route are signed (for ``of``, else the page's workspace):
+    None when none can be given (the workspace is not stored, or the page has no address
+    in a browser)."""
+    if not _origin():
         return None
-    return services.Linking(workspace.id, workspace.state.owner)
+    if of is not None:
+        return of if of.workspace_id else None
+    workspace = ws()
+    return services.Linking(workspace.id, workspace.state.owner) if workspace.id else None
 
 
 def address(picture: Picture) -> str:
@@ -60,9 +68,11 @@ def address(picture: Picture) -> str:
     return _origin() + picture.url if picture.kind == "link" else picture.url
 
 
-def pictures(rt: Runtime, wanted: Sequence[Sequence[str]]) -> dict[tuple[str, ...], Picture]:
-    """What to show for each preference list of URLs (the one to show first)."""
-    return services.pictures(rt, wanted, wait=WAIT_S, link=_linking())
+def pictures(rt: Runtime, wanted: Sequence[Sequence[str]], *,
+             of: services.Linking | None = None) -> dict[tuple[str, ...], Picture]:
+    """What to show for each preference list of URLs (the one to show first), of the
+    workspace ``of`` (else the page's own)."""
+    return services.pictures(rt, wanted, wait=WAIT_S, link=_linking(of))
 
 
 def draw(picture: Picture, *, width: int | Literal["stretch"], missing: str,
@@ -84,10 +94,12 @@ def key_of(urls: Sequence[str]) -> tuple[str, ...]:
     return tuple(u for u in urls if u)
 
 
-def redraw_when_loaded(rt: Runtime, wanted: Sequence[Sequence[str]]) -> None:
-    """While any picture is still being fetched for the page (not the route's), check every
-    second; redraw when done."""
-    if _linking() is not None or services.pictures_settled(rt, wanted):
+def redraw_when_loaded(rt: Runtime, wanted: Sequence[Sequence[str]],
+                       shown: dict[tuple[str, ...], Picture]) -> None:
+    """While a picture ``shown`` as loading is still being fetched for the page (not a
+    link: the route waits for those), check every second; redraw when done."""
+    if not any(p.kind == "loading" for p in shown.values()) or services.pictures_settled(
+            rt, wanted):
         return
 
     @st.fragment(run_every=1.0)
@@ -118,7 +130,7 @@ def video(rt: Runtime, url: str) -> None:
         st.video(picture.data)
     elif picture.kind == "loading":
         st.caption("Loading the clip…")
-        redraw_when_loaded(rt, [(url,)])
+        redraw_when_loaded(rt, [(url,)], {(url,): picture})
     else:
         st.caption(plain(f"The clip could not be loaded. {picture.text}".strip()))
 

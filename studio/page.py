@@ -577,7 +577,7 @@ def thumbnails(rt: Runtime) -> None:
                "scene, V opens it full size. Click a picture's Approve button to pick it.")
     for i, (scene, images) in enumerate(state.images.items()):
         _scene_card(rt, state, i, scene, images, pics, focused=scene == focus)
-    media.redraw_when_loaded(rt, wanted)
+    media.redraw_when_loaded(rt, wanted, pics)
     show_notices("approve")
     if st.session_state.get(VIEWER_KEY) in state.images:
         viewer(rt, st.session_state[VIEWER_KEY])

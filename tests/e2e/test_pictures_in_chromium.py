@@ -75,3 +75,21 @@ def test_a_link_is_refused_once_altered_or_from_another_site(mock_app, page):
     elsewhere = httpx.get(src, headers={"Sec-Fetch-Site": "cross-site",
                                         "Sec-Fetch-Dest": "image"})
     assert elsewhere.status_code == 403
+
+
+def test_history_shows_every_workspaces_pictures_by_links_signed_for_it(mock_app, page):
+    """History's cards show pictures of other workspaces than the open one: each loads."""
+    page.goto(mock_app)
+    idle(page)
+    _generate(page)
+    page.get_by_role("button", name="New workspace").first.click()
+    idle(page)
+    page.get_by_role("link", name="History").first.click()
+    idle(page)
+    page.wait_for_function(
+        "() => { const imgs = [...document.querySelectorAll('[data-testid=stMain] img')];"
+        " return imgs.length >= 3 && imgs.every(i => i.complete && i.naturalWidth > 0); }",
+        timeout=30_000)
+    sources = page.evaluate("[...document.querySelectorAll('[data-testid=stMain] img')]"
+                            ".map(i => i.src)")
+    assert all("/api/pictures/" in s for s in sources)
