@@ -33,6 +33,7 @@ def studio_page() -> None:
     # Drawn last (into this slot at the top of the sidebar), so its links carry the
     # workspace id even when this very run stored the workspace for the first time.
     sidebar_slot = st.sidebar.container()
+    page.gallery_intents(rt)
     page.header(rt)
     page.show_notices("top")
     page.upload_zone(rt)

@@ -34,6 +34,7 @@ import streamlit as st  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from tests.app.conftest import (  # noqa: E402
+    approve,
     confirm_generate,
     dry_run,
     enter_batch,
@@ -75,8 +76,8 @@ def main() -> int:
         enter_batch(full)
         dry_run(full)
         confirm_generate(full)
-        full.button(key="approve_SCENE-001_2").click().run()
-        full.button(key="approve_SCENE-002_3").click().run()
+        approve(full, "SCENE-001", 2)
+        approve(full, "SCENE-002", 3)
         state = full.session_state["wf"]
 
         frag = AppTest.from_function(_fragment_only, default_timeout=30)

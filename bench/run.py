@@ -23,6 +23,8 @@ copies of that workspace with ~1,000 log lines (``bench/seed.py``).
     Target ≤ 1.3×.
 (e) Confirm → all 30 thumbnails loaded in Chromium, minus the emulator's own time for the
     same live call (``bench/latency.py``). Target ≤ +0.25 s.
+(f) a click on a picture of the max page's gallery → its checkmark painted, in Chromium
+    (issue 19). Target p95 ≤ 100 ms. Row (b) prints the messages a rerun sends too.
 
 A and B repetitions are interleaved (ABBA…) in one run; every line reports the median, the
 spread, the ratio, the target, PASS/FAIL and the load average at that moment. The machine is
@@ -112,7 +114,7 @@ async def _reruns(app: Server, hello: Server, max_wid: str, reps: int) -> dict[s
     for _ in range(3):  # warm both (caches, first-run imports)
         for s in sessions:
             await s.rerun()
-    out = {k: [[], []] for k in ("wall", "cpu", "bytes")}
+    out = {k: [[], []] for k in ("wall", "cpu", "bytes", "messages")}
     block = 5  # CPU is read in 10 ms clock ticks: a block of reruns per reading
     for i in range(reps):
         for k in order(i):
@@ -124,6 +126,7 @@ async def _reruns(app: Server, hello: Server, max_wid: str, reps: int) -> dict[s
                 if run.elapsed is not None:
                     out["wall"][k].append(run.elapsed * 1000)
                     out["bytes"][k].append(run.bytes / 1024)
+                    out["messages"][k].append(run.messages)
             await asyncio.sleep(0.1)
             out["cpu"][k].append((servers[k].cpu() - c0) * 1000 / block)
     for s in sessions:
@@ -143,6 +146,9 @@ def bench_b(app: Server, hello: Server, max_wid: str, reps: int) -> list[Result]
                "max page", out["cpu"][0], "hello page", out["cpu"][1], "(info)", None, rc),
         Result("(b'') bytes sent per rerun (websocket payload)", "KiB", "max page",
                out["bytes"][0], "hello page", out["bytes"][1], "(info)", None, None),
+        Result("(b3) messages sent per rerun (one per element, block and run event)",
+               "messages", "max page", out["messages"][0], "hello page", out["messages"][1],
+               "(info)", None, None),
     ]
 
 
@@ -174,12 +180,15 @@ _WATCH_RUNS = """(() => {
 #: resolve with ms from the 'r' key (a rerun) to the run's end and every image loaded
 _BROWSER_RERUN = """() => { window.__rerun = new Promise((resolve, reject) => {
   let t0 = null, seen = window.__finished.length;
-  const loaded = () => [...document.images].every(i => i.complete && i.naturalWidth > 0);
+  // the gallery component's pictures are in a shadow root (issue 19)
+  const all = () => [...document.images, ...[...document.querySelectorAll('div')]
+    .filter(d => d.shadowRoot).flatMap(d => [...d.shadowRoot.querySelectorAll('img')])];
+  const loaded = () => all().every(i => i.complete && i.naturalWidth > 0);
   const timer = setInterval(() => {
     if (t0 !== null && window.__finished.length > seen && loaded()) {
       clearInterval(timer);
       requestAnimationFrame(() => resolve({ms: performance.now() - t0,
-                                           images: document.images.length}));
+                                           images: all().length}));
     }
   }, 2);
   document.addEventListener('keydown', () => { if (t0 === null) t0 = performance.now(); },
@@ -224,6 +233,44 @@ def bench_b_browser(browser, app: Server, hello: Server, max_wid: str, reps: int
     return Result("(b, browser) full rerun in Chromium: the 'r' key → run finished and every "
                   "image loaded", "ms", f"max page ({counts[0]} images)", values[0],
                   f"hello page ({counts[1]} images)", values[1], "≤ 1.5×", r <= 1.5, r)
+
+
+_PAINT = """b => new Promise(done => {
+  const t0 = performance.now();
+  b.click();
+  const check = b.querySelector('.check');
+  requestAnimationFrame(() => requestAnimationFrame(() => done({
+    ms: performance.now() - t0, shown: getComputedStyle(check).display === 'block'
+        || b.getAttribute('aria-pressed') === 'false'})));
+})"""
+
+
+def bench_f(browser, app: Server, max_wid: str, clicks: int) -> Result:
+    """(f) a click on a picture of the max page → its checkmark painted (the next frame
+    after the click that has it; the gallery paints before the rerun that stores it)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    values: list[float] = []
+    try:
+        page = context.new_page()
+        page.set_default_timeout(60_000)
+        page.goto(f"{app.url}/?w={max_wid}")
+        idle(page)
+        page.wait_for_timeout(2000)
+        for i in range(clicks + 2):
+            name = f"Approve SCENE-{1 + i % seed.ROWS:03d} #{1 + (i // seed.ROWS) % seed.VARIANTS}"
+            button = page.get_by_role("button", name=name, exact=True)
+            button.scroll_into_view_if_needed()
+            out = button.evaluate(_PAINT)
+            idle(page)
+            page.wait_for_timeout(150)
+            if i >= 2 and out["shown"]:
+                values.append(out["ms"])
+    finally:
+        context.close()
+    p95 = pct(values, 0.95) if values else float("inf")
+    return Result("(f) click on a picture → checkmark painted (max page, Chromium), p95",
+                  "ms", "gallery component", values, "-", [], "p95 ≤ 100 ms", p95 <= 100,
+                  None, note=f"p95 {p95:.1f} ms over {len(values)} clicks")
 
 
 # --- (c) ------------------------------------------------------------------------------------
@@ -374,7 +421,7 @@ def bench_d(browser, tmp: Path, reps: int, latency: int) -> list[Result]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions (~3 minutes)")
-    parser.add_argument("--only", default="a,b,c,d,e")
+    parser.add_argument("--only", default="a,b,c,d,e,f")
     parser.add_argument("--sessions", default="10,50,100")
     parser.add_argument("--latency-ms", type=int, default=150)
     parser.add_argument("--json", type=Path, help="also write the raw numbers here")
@@ -403,7 +450,7 @@ def main() -> int:
         browser = launch_browser(p)
         servers: list[Server] = []
         try:
-            if only & {"a", "b", "c"}:
+            if only & {"a", "b", "c", "f"}:
                 app = Server(APP, tmp, latency_ms=args.latency_ms)
                 servers.append(app)
                 wid = seed.generate_in_browser(browser, app.url)
@@ -427,6 +474,8 @@ def main() -> int:
                 results.append(bench_b_browser(browser, app, hello, max_wid, reps_b))
                 hello.stop()
                 servers.remove(hello)
+            if "f" in only:
+                results.append(bench_f(browser, app, max_wid, 20 if args.quick else 60))
             if "c" in only:
                 results.extend(bench_c(app, watch, sizes, window_c))
                 results[-1].note += (f"; server RSS after: {app.rss():.0f} MB; collector at its last "

@@ -21,9 +21,6 @@ from batchcore import (
 )
 from batchcore.domain import clock, paid_steps
 from batchcore.domain.gallery import (
-    card_urls,
-    download_name,
-    scene_takes,
     video_button_label,
     video_step_text,
 )
@@ -36,7 +33,6 @@ from batchcore.domain.refsync import drop_zone_key
 from batchcore.domain.rows import prompt_length_note, rows_from_records
 from batchcore.domain.statuslog import render_log
 from batchcore.domain.workflow import (
-    GeneratedImage,
     Inputs,
     WorkflowState,
     current_hash,
@@ -48,7 +44,7 @@ from batchcore.domain.workflow import (
 from batchcore.service_layer import services
 from batchcore.service_layer.services import Notice
 
-from . import media
+from . import gallery, media
 from . import nav as links
 from . import live as live_updates
 from .runtime import Runtime
@@ -537,21 +533,22 @@ def confirm_images(rt: Runtime, hash_: str) -> None:
 # --- thumbnails and approvals -----------------------------------------------------------
 
 
-FOCUS_KEY = "_focus_scene"
-VIEWER_KEY = "_viewer_scene"
-
-
-def _focused(scenes: list[str]) -> str:
-    """The scene the keyboard acts on (the first one until J/K move it)."""
-    focus = st.session_state.get(FOCUS_KEY)
-    if focus not in scenes:
-        focus = st.session_state[FOCUS_KEY] = scenes[0]
-    return focus
-
-
-def _move_focus(scenes: list[str], step: int) -> None:
-    i = scenes.index(_focused(scenes))
-    st.session_state[FOCUS_KEY] = scenes[(i + step) % len(scenes)]
+def gallery_intents(rt: Runtime) -> None:
+    """What the gallery asked since the last run (a click on a picture, Re-roll, Generate
+    Video), handed to the services before anything is drawn, so this run shows the result."""
+    intent = gallery.pending_intent()
+    if intent is None:
+        return
+    if intent.kind == "approve":
+        keep(services.approve_picture(rt, ws(), intent.scene_id, intent.key), "approve")
+    elif intent.kind == "unapprove":
+        keep(services.unapprove_picture(rt, ws(), intent.scene_id, intent.key), "approve")
+    elif intent.kind == "reroll":
+        keep(services.reroll_scene(rt, ws(), intent.scene_id), "prompts")
+        st.session_state["_widgets_restored"] = False
+        st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
+    elif intent.kind == "video" and services.video_gate(rt, ws()):
+        _ask(paid_steps.ask_videos())
 
 
 def thumbnails(rt: Runtime) -> None:
@@ -560,127 +557,8 @@ def thumbnails(rt: Runtime) -> None:
     if not state.images:
         return
     st.header("4. Approve one image per scene")
-    scenes = list(state.images)
-    focus = _focused(scenes)
-    wanted = [card_urls(i) for imgs in state.images.values() for i in imgs]
-    pics = media.pictures(rt, wanted)  # fetched all at once, off the script thread
-    k1, k2, k3 = st.columns([1, 1, 3])
-    if k1.button("Previous scene", key="focus_prev", icon=":material/keyboard_arrow_up:",
-                 shortcut="K", width="stretch"):
-        _move_focus(scenes, -1)
-        st.rerun()
-    if k2.button("Next scene", key="focus_next", icon=":material/keyboard_arrow_down:",
-                 shortcut="J", width="stretch"):
-        _move_focus(scenes, 1)
-        st.rerun()
-    k3.caption("Keyboard: J / K move between scenes, 1–3 approve that image of the focused "
-               "scene, V opens it full size. Click a picture's Approve button to pick it.")
-    for i, (scene, images) in enumerate(state.images.items()):
-        _scene_card(rt, state, i, scene, images, pics, focused=scene == focus)
-    media.redraw_when_loaded(rt, wanted, pics)
+    gallery.draw(rt, ws(), services.video_gate(rt, ws()), video_button_label(state))
     show_notices("approve")
-    if st.session_state.get(VIEWER_KEY) in state.images:
-        viewer(rt, st.session_state[VIEWER_KEY])
-
-
-def _scene_card(rt: Runtime, state: WorkflowState, index: int, scene: str,
-                images: tuple[GeneratedImage, ...], pics: dict[tuple[str, ...], services.Picture],
-                *, focused: bool) -> None:
-    approved = state.approvals.get(scene)
-    takes = scene_takes(images)
-    latest = takes[0] if takes else ()
-    with st.container(border=True, key=f"scene_card_{index}"):
-        head, view, reroll = st.columns([3, 1, 1])
-        head.markdown(f"**{plain(scene)}**")
-        if focused:
-            head.caption("Focused — 1–3 approve, V views")
-        if view.button("View full size", key=f"view_{scene}", icon=":material/zoom_in:",
-                       width="stretch", shortcut="V" if focused else None):
-            st.session_state[VIEWER_KEY] = scene
-            st.rerun()
-        if reroll.button("Re-roll", key=f"reroll_{scene}", icon=":material/refresh:",
-                         width="stretch",
-                         help="Load this scene alone as a new batch: it gets its own dry-run, "
-                              "cost and confirmation; other scenes and approvals stay."):
-            keep(services.reroll_scene(rt, ws(), scene), "prompts")
-            st.session_state["_widgets_restored"] = False
-            st.session_state["grid_version"] = st.session_state.get("grid_version", 0) + 1
-            st.rerun()
-        if latest and latest[0].prompt:
-            st.text(latest[0].prompt)
-        cols = st.columns(max(len(latest), 3))
-        for col, image in zip(cols, latest):
-            with col:
-                is_pick = approved is not None and approved.image == image
-                media.draw(pics[media.key_of(card_urls(image))], width="stretch",
-                           missing=f"#{image.variant}: the image could not be loaded.")
-                label = f"Approve {plain(scene)} #{image.variant}"
-                if st.button(label, key=f"approve_{scene}_{image.variant}",
-                             type="primary" if is_pick else "secondary",
-                             shortcut=str(image.variant) if focused and image.variant <= 3
-                             else None, width="stretch"):
-                    keep(services.approve_image(rt, ws(), scene, image.variant), "approve")
-                    st.rerun()
-                if is_pick:
-                    st.markdown("**✓ Approved**")
-        if len(takes) > 1:
-            with st.expander(f"Earlier takes of {plain(scene)} ({len(takes) - 1})",
-                             icon=":material/history:"):
-                for n, take in enumerate(takes[1:], start=2):
-                    st.caption(f"Take {len(takes) - n + 1}")
-                    tcols = st.columns(max(len(take), 3))
-                    for col, image in zip(tcols, take):
-                        with col:
-                            media.draw(pics[media.key_of(card_urls(image))], width="stretch",
-                                       missing=f"#{image.variant}:", caption=f"#{image.variant}")
-
-
-def _close_viewer() -> None:
-    st.session_state.pop(VIEWER_KEY, None)
-
-
-@st.dialog("Full size", width="large", on_dismiss=_close_viewer)
-def viewer(rt: Runtime, scene: str) -> None:
-    """A scene's variants side by side at full resolution, each with its download."""
-    state = current()
-    images = scene_takes(state.images.get(scene, ()))
-    latest = images[0] if images else ()
-    approved = state.approvals.get(scene)
-    st.markdown(f"**{plain(scene)}**")
-    if latest and latest[0].prompt:
-        st.text(latest[0].prompt)
-    cols = st.columns(len(latest) or 1)
-    wanted = [(image.url, image.thumbnail_url) for image in latest]
-    pics = media.pictures(rt, wanted)
-    for col, image in zip(cols, latest):
-        with col:
-            pic = pics[media.key_of((image.url, image.thumbnail_url))]
-            media.draw(pic, width="stretch", caption=f"#{image.variant}",
-                       missing=f"#{image.variant}: the image could not be loaded.")
-            if pic.kind == "data" and pic.data is not None:
-                st.download_button("Download", pic.data,
-                                   file_name=download_name(image, pic.data),
-                                   key=f"dl_{scene}_{image.variant}",
-                                   icon=":material/download:", on_click="ignore",
-                                   width="stretch")
-            elif pic.kind == "url":  # a real backend's signed URL: the browser downloads it
-                st.link_button("Download", pic.url, icon=":material/download:",
-                               width="stretch")
-            elif pic.kind == "link":  # the picture route names the file
-                st.link_button("Download", media.address(pic) + "&download=1",
-                               icon=":material/download:", width="stretch")
-            is_pick = approved is not None and approved.image == image
-            if st.button(f"Approve #{image.variant}", key=f"view_approve_{scene}_{image.variant}",
-                         type="primary" if is_pick else "secondary", width="stretch",
-                         disabled=is_pick):
-                keep(services.approve_image(rt, ws(), scene, image.variant), "approve")
-                st.rerun()
-            if is_pick:
-                st.markdown("**✓ Approved**")
-    st.caption("Use a picture's fullscreen button to zoom in.")
-    if st.button("Close", key="viewer_close", icon=":material/close:"):
-        _close_viewer()
-        st.rerun()
 
 
 # --- video --------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +19,8 @@ from batchcore.domain.workflow import (
     take_of,
 )
 
-__all__ = ["GalleryCard", "card_urls", "download_name", "gallery_cards", "gallery_urls",
+__all__ = ["ApprovalView", "GalleryCard", "SceneShots", "Shot", "approval_view", "card_urls",
+           "find_picture", "GalleryIntent", "picture_key", "read_intent", "download_name", "gallery_cards", "gallery_urls",
            "reroll_text", "scene_takes", "video_button_label", "video_step_text"]
 
 
@@ -148,3 +150,115 @@ def gallery_cards(states: Mapping[str, WorkflowState], names: Mapping[str, str],
             pictures=_pictures(state)))
     cards.sort(key=lambda c: c.updated_at, reverse=True)
     return cards
+
+
+# --- the approval gallery (issue 19): what the component draws, and the intents it sends ----
+
+
+def picture_key(image: GeneratedImage) -> str:
+    """The id a picture has in the gallery's intents (a hash of its address)."""
+    return hashlib.sha256((image.url or image.job_id).encode("utf-8")).hexdigest()[:32]
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One picture of a scene as the gallery shows it."""
+
+    key: str
+    scene_id: str
+    variant: int
+    #: 1 for the scene's first take; the newest take has the highest number
+    take: int
+    approved: bool
+    #: where it comes from, best first (``card_urls``)
+    urls: tuple[str, ...]
+    newest: bool = True
+
+    @property
+    def label(self) -> str:
+        """The control's accessible name: ``Approve SCENE-001 #2`` (in an earlier take:
+        ``Approve SCENE-001 #2, take 1``)."""
+        name = f"Approve {self.scene_id} #{self.variant}"
+        return name if self.newest else f"{name}, take {self.take}"
+
+
+@dataclass(frozen=True)
+class SceneShots:
+    scene_id: str
+    prompt: str
+    #: newest take first
+    takes: tuple[tuple[Shot, ...], ...]
+
+    @property
+    def approved(self) -> Shot | None:
+        return next((s for take in self.takes for s in take if s.approved), None)
+
+
+@dataclass(frozen=True)
+class ApprovalView:
+    scenes: tuple[SceneShots, ...]
+
+    @property
+    def approved(self) -> int:
+        return sum(1 for s in self.scenes if s.approved is not None)
+
+    @property
+    def summary(self) -> str:
+        """``2 of 3 scenes approved``."""
+        n = len(self.scenes)
+        return f"{self.approved} of {n} scene{'s' if n != 1 else ''} approved"
+
+
+def approval_view(state: WorkflowState) -> ApprovalView:
+    """Every scene's takes, newest first, with the approved picture marked wherever it is."""
+    scenes = []
+    for scene_id, images in state.images.items():
+        approval = state.approvals.get(scene_id)
+        takes = scene_takes(images)
+        shots = tuple(
+            tuple(Shot(key=picture_key(image), scene_id=scene_id, variant=image.variant,
+                       take=len(takes) - n, approved=approval is not None
+                       and approval.image == image, urls=card_urls(image), newest=n == 0)
+                  for image in take)
+            for n, take in enumerate(takes))
+        prompt = takes[0][0].prompt if takes and takes[0] else ""
+        scenes.append(SceneShots(scene_id, prompt, shots))
+    return ApprovalView(tuple(scenes))
+
+
+def find_picture(state: WorkflowState, scene_id: str, key: str) -> GeneratedImage | None:
+    """The scene's picture with this gallery key (any take), or None."""
+    return next((i for i in state.images.get(scene_id, ()) if picture_key(i) == key), None)
+
+
+@dataclass(frozen=True)
+class GalleryIntent:
+    """What a person asked of the gallery: approve or withdraw a picture, re-roll a scene,
+    or open the video step. ``n`` tells one ask from the next."""
+
+    kind: str
+    scene_id: str
+    key: str
+    n: str
+
+
+_INTENTS = ("approve", "unapprove", "reroll", "video")
+
+
+def read_intent(value: object) -> GalleryIntent | None:
+    """The gallery's intent from the browser, or None for anything not of its exact shape
+    (it comes from the page and is not trusted)."""
+    if not isinstance(value, Mapping):
+        return None
+    kind, scene, key, n = (value.get(k) for k in ("kind", "scene", "key", "n"))
+    if kind not in _INTENTS or not all(isinstance(v, str) for v in (scene, key, n)):
+        return None
+    assert isinstance(scene, str) and isinstance(key, str) and isinstance(n, str)
+    if not n or len(n) > 64 or len(scene) > 200:
+        return None
+    if kind in ("approve", "unapprove") and not (
+            len(key) == 32 and all(c in "0123456789abcdef" for c in key) and scene):
+        return None
+    if kind == "reroll" and not scene:
+        return None
+    return GalleryIntent(str(kind), scene, key, n)

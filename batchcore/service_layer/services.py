@@ -51,7 +51,9 @@ from batchcore.domain.exports import decode_manifest
 from batchcore.domain.exports import import_manifest as parse_manifest
 from batchcore.domain.gallery import (
     GalleryCard,
+    find_picture,
     gallery_cards,
+    picture_key,
     reroll_text,
     scene_takes,
 )
@@ -63,6 +65,7 @@ from batchcore.domain.rows import BatchRow, ParseResult, attach_refs, format_bat
 from batchcore.domain.spend import counted_amount, utc_day
 from batchcore.domain.statuslog import LogEntry, log_entry
 from batchcore.domain.workflow import (
+    GeneratedImage,
     Gate,
     Inputs,
     Reference,
@@ -71,6 +74,7 @@ from batchcore.domain.workflow import (
     all_submissions,
     append_log,
     approve,
+    unapprove,
     begin_image_submission,
     can_generate,
     current_hash,
@@ -111,6 +115,8 @@ __all__ = [
     "Picture",
     "add_references",
     "approve_image",
+    "approve_picture",
+    "unapprove_picture",
     "check_backend",
     "clip_notes",
     "confirm_images",
@@ -1179,17 +1185,51 @@ def fetch_results_again(rt: Runtime, ws: Workspace, hash_: str) -> Outcome:
 
 
 def approve_image(rt: Runtime, ws: Workspace, scene_id: str, variant: int) -> Outcome:
-    """Approve one image of a scene (it replaces the scene's earlier pick)."""
+    """Approve image #``variant`` of a scene's newest take (it replaces the scene's pick)."""
     takes = scene_takes(ws.state.images.get(scene_id, ()))
     image = next((i for i in (takes[0] if takes else ()) if i.variant == variant), None)
     if image is None:
         return Outcome(ws, _error(f"Image #{variant} of {scene_id} is not among the results."))
+    return approve_picture(rt, ws, scene_id, picture_key(image))
+
+
+def _which(state: WorkflowState, image: GeneratedImage) -> str:
+    takes = scene_takes(state.images.get(image.scene_id, ()))
+    n = next((k for k, take in enumerate(takes) if image in take), 0)
+    return f"variant #{image.variant}" + (f" of take {len(takes) - n}" if n else "")
+
+
+def approve_picture(rt: Runtime, ws: Workspace, scene_id: str, key: str) -> Outcome:
+    """Approve the scene's picture with this gallery key, of any take (it replaces the
+    scene's earlier pick; approving the pick again changes nothing)."""
+    image = find_picture(ws.state, scene_id, key)
+    if image is None:
+        return Outcome(ws, _error(f"That picture of {scene_id} is not among the results any "
+                                  "more; the gallery shows what there is now."))
 
     def fold(state: WorkflowState) -> WorkflowState:
         if image not in state.images.get(scene_id, ()):
             return state
+        pick = state.approvals.get(scene_id)
+        if pick is not None and pick.image == image:
+            return state
         return append_log(approve(state, image), log_entry(
-            "approved", f"variant #{variant}", job_id=image.job_id, scene_id=scene_id))
+            "approved", _which(state, image), job_id=image.job_id, scene_id=scene_id))
+
+    return _commit(rt, ws, fold)
+
+
+def unapprove_picture(rt: Runtime, ws: Workspace, scene_id: str, key: str) -> Outcome:
+    """Withdraw the scene's approval if it is still this picture (logged); an approval
+    that has since moved to another picture stays."""
+
+    def fold(state: WorkflowState) -> WorkflowState:
+        pick = state.approvals.get(scene_id)
+        if pick is None or picture_key(pick.image) != key:
+            return state
+        return append_log(unapprove(state, scene_id), log_entry(
+            "unapproved", _which(state, pick.image), job_id=pick.image.job_id,
+            scene_id=scene_id))
 
     return _commit(rt, ws, fold)
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -145,8 +148,60 @@ def dismiss_dialog(at: AppTest) -> AppTest:
     return at._run(states)
 
 
-def approve_buttons(at: AppTest):
-    return [b for b in at.button if str(b.label).startswith("Approve ")]
+def gallery(at: AppTest) -> dict:
+    """What the approval gallery (one custom component) was given to draw in the last run."""
+    for node in at.get("bidi_component"):
+        if node.proto.component_name.endswith("batch_studio_gallery"):
+            return json.loads(node.proto.json)
+    return {"scenes": []}
+
+
+@dataclass(frozen=True)
+class Shown:
+    """One picture of the gallery as a person meets it: its control's accessible name."""
+
+    label: str
+    scene: str
+    variant: int
+    take: int
+    approved: bool
+    key: str
+    src: str
+
+
+def pictures(at: AppTest, *, every_take: bool = False) -> list[Shown]:
+    """The gallery's pictures (the newest take of each scene, or every take)."""
+    return [Shown(s["label"], scene["id"], s["variant"], s["take"], s["approved"], s["key"],
+                  s["src"])
+            for scene in gallery(at)["scenes"]
+            for take in (scene["takes"] if every_take else scene["takes"][:1]) for s in take]
+
+
+def approve_buttons(at: AppTest) -> list[Shown]:
+    """The gallery's picture controls, named ``Approve <scene> #<n>`` (newest takes)."""
+    return pictures(at)
+
+
+def send_intent(at: AppTest, kind: str, scene: str = "", key: str = "") -> AppTest:
+    """What the gallery sends when a person acts on it (AppTest keeps the component's state
+    under its key), then the rerun that follows."""
+    at.session_state["gallery"] = {"intent": {"kind": kind, "scene": scene, "key": key,
+                                              "n": uuid.uuid4().hex}}
+    return at.run()
+
+
+def click_picture(at: AppTest, scene: str, variant: int, take: int | None = None) -> AppTest:
+    """Click a picture of the gallery: approve it, or withdraw it when it is the pick."""
+    shot = next(p for p in pictures(at, every_take=take is not None)
+                if p.scene == scene and p.variant == variant and (take is None or p.take == take))
+    return send_intent(at, "unapprove" if shot.approved else "approve", scene, shot.key)
+
+
+def approve(at: AppTest, scene: str, variant: int, take: int | None = None) -> AppTest:
+    """Approve a picture (a click on it when it is not the pick already)."""
+    shot = next(p for p in pictures(at, every_take=take is not None)
+                if p.scene == scene and p.variant == variant and (take is None or p.take == take))
+    return send_intent(at, "approve", scene, shot.key)
 
 
 def label(button) -> str:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from batchcore.domain.exports import manifest_csv, manifest_json, manifest_records
-from tests.app.conftest import confirm_generate, dry_run, enter_batch, texts
+from tests.app.conftest import approve, confirm_generate, dry_run, enter_batch, texts
 
 
 def _approve_two(app):
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    app.button(key="approve_SCENE-001_2").click().run()
-    app.button(key="approve_SCENE-003_1").click().run()
+    approve(app, "SCENE-001", 2)
+    approve(app, "SCENE-003", 1)
     return manifest_records(app.session_state["wf"])
 
 
@@ -57,5 +57,5 @@ def test_a_prepared_zip_is_withdrawn_when_the_approvals_change(app):
     _approve_two(app)
     app.button(key="zip").click().run()
     assert "Download ZIP" in [b.label for b in app.get("download_button")]
-    app.button(key="approve_SCENE-001_1").click().run()
+    approve(app, "SCENE-001", 1)
     assert "Download ZIP" not in [b.label for b in app.get("download_button")]

@@ -17,6 +17,7 @@ import stamina
 
 from studio.runtime import latest_runtime
 from tests.app.conftest import (
+    approve,
     approve_buttons,
     confirm_generate,
     drop_zone,
@@ -316,8 +317,8 @@ def test_videos_501_is_said_once_and_generate_video_goes_off(app):
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    for key in ("approve_SCENE-001_1", "approve_SCENE-002_1", "approve_SCENE-003_1"):
-        app.button(key=key).click().run()
+    for scene in ("SCENE-001", "SCENE-002", "SCENE-003"):
+        approve(app, scene, 1)
     app.button(key="generate_video").click().run()
     app.text_input(key="video_typed").input("3").run()
     app.button(key="video_go").click().run()

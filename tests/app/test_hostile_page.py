@@ -21,6 +21,8 @@ import pytest
 from batchcore.domain.rows import is_blank_cell, parse_batch, parse_single
 from batchcore.domain.workflow import Reference
 from tests.app.conftest import (
+    gallery,
+    approve,
     approve_buttons,
     confirm_generate,
     dry_run,
@@ -186,7 +188,8 @@ def test_single_prompt_through_the_page(case, tmp_path):
         assert metric(at, "Rows") == "1"
         generate_and_check(at, (prompt, scene or ""), variants)
         if "prompt" in expect:
-            assert any(t.value == expect["prompt"] for t in at.text), "the prompt is shown as sent"
+            assert expect["prompt"] in [s["prompt"] for s in gallery(at)["scenes"]], \
+                "the prompt is shown as sent"
     elif prompt:
         assert expect["error"] in shown, shown[-1500:]
         assert_dry_run_refused(at)
@@ -339,7 +342,7 @@ def test_the_paid_dialogs_render_no_markup(tmp_path):
     assert_sound(at, text)
     at.button(key="confirm_images_go").click().run()
     wait_until_idle(at)
-    at.button(key="approve_S__x___1").click().run()
+    approve(at, "S__x__", 1)
     at.button(key="generate_video").click().run()
     assert_sound(at, text)
     assert "1 clip × $0.10 = $0.10" in visible(at).replace("*", "")

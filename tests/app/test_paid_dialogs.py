@@ -12,6 +12,7 @@ import pytest
 from batchcore.domain.paid_steps import ask_images
 from studio.page import ASK_KEY
 from tests.app.conftest import (
+    approve,
     EXAMPLE,
     confirm_generate,
     dismiss_dialog,
@@ -52,7 +53,7 @@ def _approved_example(at) -> None:
     dry_run(at)
     confirm_generate(at)
     for scene, variant in (("SCENE-001", 2), ("SCENE-002", 3), ("SCENE-003", 1)):
-        at.button(key=f"approve_{scene}_{variant}").click().run()
+        approve(at, scene, variant)
 
 
 def _reload(at, tmp_path):
@@ -90,7 +91,7 @@ def test_a_closed_video_dialog_never_comes_back(app, tmp_path, how):
     app.text_input(key="video_typed").input("3").run()
     _close(app, how, "video_cancel")
     assert _no_paid_dialog(app)
-    app.button(key="approve_SCENE-002_1").click().run()
+    approve(app, "SCENE-002", 1)
     app.radio(key="mode").set_value("Single").run()
     assert _no_paid_dialog(app)
     # a worker finishes other paid work while the page reruns

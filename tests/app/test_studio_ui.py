@@ -12,12 +12,17 @@ from batchcore.domain.naming import workspace_name
 from batchcore.domain.workflow import in_flight
 from studio.runtime import latest_runtime
 from tests.app.conftest import (
+    approve,
+    click_picture,
     confirm_generate,
     drop_zone,
     dry_run,
     emulator,
     enter_batch,
+    gallery,
     make_app,
+    pictures,
+    send_intent,
     texts,
     unescape,
     wait_until_idle,
@@ -156,7 +161,7 @@ def test_typing_the_count_then_one_click_on_confirm_makes_the_clips(app):
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    app.button(key="approve_SCENE-001_1").click().run()
+    approve(app, "SCENE-001", 1)
     app.button(key="generate_video").click().run()
     app.text_input(key="video_typed").input("1")
     app.button(key="video_go").click().run()
@@ -168,41 +173,52 @@ def test_typing_the_count_then_one_click_on_confirm_makes_the_clips(app):
 
 
 def test_cards_show_every_variant_of_the_latest_take(app):
-    """Each scene shows one card picture per variant with its approve button."""
+    """The gallery shows one picture per variant, each a control named Approve <scene> #<n>,
+    loaded from the app's own picture route."""
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    assert len(app.image) == 6
-    assert {b.key for b in app.button if b.key.startswith("approve_")} == {
-        "approve_SCENE-001_1", "approve_SCENE-001_2", "approve_SCENE-002_1",
-        "approve_SCENE-002_2", "approve_SCENE-002_3", "approve_SCENE-003_1"}
+    shown = pictures(app)
+    assert [p.label for p in shown] == [
+        "Approve SCENE-001 #1", "Approve SCENE-001 #2", "Approve SCENE-002 #1",
+        "Approve SCENE-002 #2", "Approve SCENE-002 #3", "Approve SCENE-003 #1"]
+    assert all(p.src.startswith("/api/pictures/") and "?t=" in p.src for p in shown)
+    assert len(app.image) == 0  # no Streamlit image element: the component draws them all
+    assert gallery(app)["summary"] == "0 of 3 scenes approved"
 
 
-def test_the_viewer_shows_a_scenes_variants_with_downloads(app):
-    """View full size opens a dialog with every variant of the scene and a download each."""
+def test_a_click_approves_a_second_click_withdraws_and_both_are_logged(app):
+    """Click a picture: it is the scene's pick (one per scene); click it again: no pick. The
+    status log says both."""
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    app.button(key="view_SCENE-002").click().run()
-    downloads = [d for d in app.get("download_button") if str(d.proto.id).find("dl_SCENE-002") >= 0
-                 or "dl_SCENE-002" in str(getattr(d, "key", ""))]
-    assert len(downloads) == 3
-    app.button(key="view_approve_SCENE-002_2").click().run()
+    click_picture(app, "SCENE-002", 2)
     assert app.session_state["wf"].approvals["SCENE-002"].image.variant == 2
-    assert "✓ Approved" in texts(app)
+    click_picture(app, "SCENE-002", 3)
+    assert app.session_state["wf"].approvals["SCENE-002"].image.variant == 3
+    assert [p.variant for p in pictures(app) if p.approved] == [3]
+    assert gallery(app)["summary"] == "1 of 3 scenes approved"
+    click_picture(app, "SCENE-002", 3)
+    assert "SCENE-002" not in app.session_state["wf"].approvals
+    log = [(e.status, e.message) for e in app.session_state["wf"].log if e.scene_id == "SCENE-002"]
+    assert ("approved", "variant #2") in log and ("unapproved", "variant #3") in log
 
 
-def test_approve_buttons_keep_their_labels_and_focused_shortcuts(app):
-    """Approve buttons read "Approve <scene> #<n>"; the focused scene's answer to 1-3, J/K move."""
+def test_an_intent_not_of_the_gallerys_shape_changes_nothing(app):
+    """A forged or stale intent (unknown kind, a key of no picture, a withdrawn pick that has
+    moved on) is ignored or refused with a sentence; nothing else changes."""
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    first = {b.key: b.proto.shortcut for b in app.button if b.key.startswith("approve_")}
-    assert first["approve_SCENE-001_1"] == "1" and first["approve_SCENE-002_1"] == ""
-    app.button(key="focus_next").click().run()
-    moved = {b.key: b.proto.shortcut for b in app.button if b.key.startswith("approve_")}
-    assert moved["approve_SCENE-002_3"] == "3" and moved["approve_SCENE-001_1"] == ""
-    assert app.button(key="focus_next").proto.shortcut.upper() == "J"
+    approve(app, "SCENE-001", 1)
+    before = app.session_state["wf"].approvals
+    send_intent(app, "delete_everything", "SCENE-001", "0" * 32)
+    send_intent(app, "unapprove", "SCENE-001", "0" * 32)
+    assert app.session_state["wf"].approvals == before
+    send_intent(app, "approve", "SCENE-001", "f" * 32)
+    assert app.session_state["wf"].approvals == before
+    assert "not among the results any more" in texts(app)
 
 
 # --- 4. progress where the person looks --------------------------------------------------------
@@ -283,7 +299,7 @@ def test_the_video_button_shows_clips_and_cost_before_the_dialog(app):
     dry_run(app)
     confirm_generate(app)
     for scene, n in (("SCENE-001", 1), ("SCENE-002", 2), ("SCENE-003", 1)):
-        app.button(key=f"approve_{scene}_{n}").click().run()
+        approve(app, scene, n)
     assert app.button(key="generate_video").label == "Generate Video — 3 clips, from $0.30"
     assert "$0.30 with veo3_fast" in texts(app) and "$1.50 with veo3" in texts(app)
     assert app.button(key="generate_video").proto.icon.startswith(":material/")
@@ -297,9 +313,9 @@ def test_reroll_one_scene_needs_its_own_dry_run_and_keeps_approvals(app):
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    app.button(key="approve_SCENE-001_2").click().run()
+    approve(app, "SCENE-001", 2)
     charged = len(emulator().ledger.charges)
-    app.button(key="reroll_SCENE-002").click().run()
+    send_intent(app, "reroll", "SCENE-002")
     state = app.session_state["wf"]
     assert [(r.scene_id, r.variants) for r in state.draft.rows] == [("SCENE-002", 3)]
     assert app.text_area(key="batch_text").value == "SCENE-002 | Cozy living room with fireplace | 3"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from tests.app.conftest import (
+    pictures,
+    approve,
     EXAMPLE,
     approve_buttons,
     confirm_generate,
@@ -68,12 +70,12 @@ def test_can_approve_exactly_one_image_per_scene(app):
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    app.button(key="approve_SCENE-002_1").click().run()
-    app.button(key="approve_SCENE-002_3").click().run()
+    approve(app, "SCENE-002", 1)
+    approve(app, "SCENE-002", 3)
     approvals = app.session_state["wf"].approvals
     assert list(approvals) == ["SCENE-002"]
     assert approvals["SCENE-002"].image.variant == 3
-    assert "✓ Approved" in texts(app)
+    assert [(p.scene, p.variant) for p in pictures(app) if p.approved] == [("SCENE-002", 3)]
 
 
 def test_video_generation_requires_typed_count_confirmation(app):
@@ -81,8 +83,8 @@ def test_video_generation_requires_typed_count_confirmation(app):
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    app.button(key="approve_SCENE-001_2").click().run()
-    app.button(key="approve_SCENE-003_1").click().run()
+    approve(app, "SCENE-001", 2)
+    approve(app, "SCENE-003", 1)
     app.button(key="generate_video").click().run()
     before = len(emulator().ledger.charges)
     app.button(key="video_go").click().run()

@@ -15,6 +15,8 @@ from batchcore.domain.workflow import (
     record_dry_run,
 )
 from tests.app.conftest import (
+    pictures,
+    approve,
     confirm_generate,
     dry_run,
     emulator,
@@ -36,7 +38,7 @@ def test_refresh_restores_rows_receipts_approvals_and_log(app, tmp_path):
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    app.button(key="approve_SCENE-002_2").click().run()
+    approve(app, "SCENE-002", 2)
     wid = app.query_params["w"][0] if isinstance(app.query_params["w"], list) else app.query_params["w"]
     before = app.session_state["wf"]
     again = _reopen(tmp_path, wid, restart=False)
@@ -46,7 +48,7 @@ def test_refresh_restores_rows_receipts_approvals_and_log(app, tmp_path):
     assert after.approvals == before.approvals
     assert after.log == before.log
     assert again.text_area(key="batch_text").value == app.text_area(key="batch_text").value
-    assert "✓ Approved" in texts(again)
+    assert [(p.scene, p.variant) for p in pictures(again) if p.approved] == [("SCENE-002", 2)]
 
 
 def test_restart_mid_call_marks_outcome_unknown_and_sends_nothing(tmp_path):

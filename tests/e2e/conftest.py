@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -155,3 +156,8 @@ def shot(page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def approved_count(page) -> int:
+    """How many of the gallery's pictures show as approved (pressed, with the checkmark)."""
+    return page.get_by_role("button", name=re.compile(r"^Approve "), pressed=True).count()

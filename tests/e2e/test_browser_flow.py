@@ -9,7 +9,7 @@ import pytest
 
 from tests.app.conftest import EXAMPLE
 from tests.conftest import fake_key
-from tests.e2e.conftest import Server, free_port, idle, paste_batch, shot, start_app
+from tests.e2e.conftest import approved_count, Server, free_port, idle, paste_batch, shot, start_app
 
 pytestmark = pytest.mark.e2e
 
@@ -46,8 +46,8 @@ def test_brief_example_from_paste_to_video(mock_app, page):
     idle(page)
     page.get_by_role("button", name="Approve SCENE-001 #1").click()
     idle(page)
-    assert page.get_by_text("✓ Approved").count() == 2
-    page.get_by_role("button", name="Generate Video").click()
+    assert approved_count(page) == 2
+    page.locator("[data-testid=stButton]").get_by_role("button", name=re.compile("^Generate Video")).click()
     idle(page)
     confirm = page.get_by_role("button", name=re.compile("^Confirm — spend"))
     confirm.click()  # enabled, so no click is lost: without the count it only says why
@@ -80,7 +80,7 @@ def test_refresh_restores_the_workspace(mock_app, page):
     assert "?w=" in address
     page.goto(address)
     idle(page)
-    assert page.get_by_text("✓ Approved").count() == 1
+    assert approved_count(page) == 1
     assert page.locator("textarea[aria-label='Batch']").input_value().startswith("SCENE-001 |")
     assert page.get_by_role("button", name="Approve SCENE-003 #1").is_visible()
 

@@ -19,7 +19,7 @@ from playwright.sync_api import expect
 
 from tests.app.conftest import EXAMPLE
 from tests.conftest import fake_key
-from tests.e2e.conftest import idle, paste_batch, served_emulator, shot, start_app
+from tests.e2e.conftest import approved_count, idle, paste_batch, served_emulator, shot, start_app
 
 pytestmark = pytest.mark.e2e
 
@@ -186,8 +186,9 @@ def test_a_dismissed_video_dialog_never_comes_back(served, page):
     for scene in SCENES:
         page.get_by_role("button", name=f"Approve {scene} #1").click()
         idle(page)
-    assert page.get_by_text("✓ Approved").count() == 3
-    video_button = page.get_by_role("button", name=re.compile(r"^Generate Video"))
+    assert approved_count(page) == 3
+    video_button = page.locator("[data-testid=stButton]").get_by_role(
+        "button", name=re.compile(r"^Generate Video"))
     typed = page.locator("input[aria-label^='Type the number of clips']")
 
     box = open_dialog(page, video_button, VIDEO_TITLE)
@@ -197,7 +198,7 @@ def test_a_dismissed_video_dialog_never_comes_back(served, page):
     assert box.get_by_role("button", name="Confirm — spend $0.30").is_visible()
     shot(page, "paid-dialogs-video-open-typed")
     close(page, box, "escape")
-    page.get_by_role("button", name="Approve SCENE-002 #1").click()
+    page.get_by_role("button", name="Approve SCENE-002 #2").click()  # another pick: still 3
     no_dialog(page, settle_ms=1000)
 
     box = open_dialog(page, video_button, VIDEO_TITLE)

@@ -5,6 +5,7 @@ what they must from the browser's side too."""
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -14,9 +15,20 @@ from tests.e2e.conftest import idle, paste_batch
 
 pytestmark = pytest.mark.e2e
 
-_LOADED = ("() => { const imgs = [...document.querySelectorAll('[data-testid=stMain] "
-           "[data-testid=stImage] img')]; return imgs.length >= 6 && "
-           "imgs.every(i => i.complete && i.naturalWidth > 0); }")
+def _cards(page) -> list[tuple[str, bool]]:
+    """The gallery's pictures (newest takes): address and whether it has loaded."""
+    return [tuple(x) for x in page.locator(".row button.shot img").evaluate_all(
+        "imgs => imgs.map(i => [i.src, i.complete && i.naturalWidth > 0])")]
+
+
+def _wait_loaded(page, n: int = 6) -> list[str]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        cards = _cards(page)
+        if len(cards) >= n and all(ok for _, ok in cards):
+            return [src for src, _ in cards]
+        page.wait_for_timeout(100)
+    raise AssertionError(f"the gallery's pictures never loaded: {_cards(page)}")
 
 
 def _generate(page) -> None:
@@ -28,7 +40,7 @@ def _generate(page) -> None:
     page.get_by_role("button", name=re.compile(r"^Confirm — spend")).click()
     page.get_by_role("button", name="Approve SCENE-003 #1").wait_for(timeout=60_000)
     idle(page)
-    page.wait_for_function(_LOADED, timeout=30_000)
+    _wait_loaded(page)
 
 
 def test_cards_load_through_signed_links_and_a_rerun_loads_none_again(mock_app, page):
@@ -40,8 +52,7 @@ def test_cards_load_through_signed_links_and_a_rerun_loads_none_again(mock_app, 
     page.goto(mock_app)
     idle(page)
     _generate(page)
-    sources = page.evaluate("[...document.querySelectorAll('[data-testid=stMain] "
-                            "[data-testid=stImage] img')].map(i => i.src)")
+    sources = _wait_loaded(page)
     assert len(sources) == 6 and all("/api/pictures/" in s and "?t=" in s for s in sources)
     first = [s for s in served if s[1] == 200]
     assert len({u for u, _ in first}) == 6
@@ -54,9 +65,7 @@ def test_cards_load_through_signed_links_and_a_rerun_loads_none_again(mock_app, 
     idle(page)
     page.keyboard.press("r")  # Streamlit's own rerun
     idle(page)
-    page.wait_for_function(_LOADED, timeout=30_000)
-    again = page.evaluate("[...document.querySelectorAll('[data-testid=stMain] "
-                          "[data-testid=stImage] img')].map(i => i.src)")
+    again = _wait_loaded(page)
     assert again == sources  # the same links on every rerun
     assert len([s for s in served if s[1] == 200]) == before, served
 
@@ -67,8 +76,7 @@ def test_a_link_is_refused_once_altered_or_from_another_site(mock_app, page):
     page.goto(mock_app)
     idle(page)
     _generate(page)
-    src = page.evaluate("document.querySelector('[data-testid=stMain] "
-                        "[data-testid=stImage] img').src")
+    src = _wait_loaded(page)[0]
     assert httpx.get(src).status_code == 200
     altered = httpx.get(src[:-3] + "abc")
     assert altered.status_code == 403 and altered.json()["error"].endswith(".")

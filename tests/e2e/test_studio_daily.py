@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.app.conftest import EXAMPLE
-from tests.e2e.conftest import idle as _script_idle
+from tests.e2e.conftest import approved_count, idle as _script_idle
 from tests.e2e.conftest import shot, start_app
 
 pytestmark = pytest.mark.e2e
@@ -146,7 +146,8 @@ def test_typing_then_one_click_is_never_lost(served, screen):
     idle(page)
     approve.click()
     idle(page)
-    page.get_by_role("button", name=re.compile("^Generate Video — 1 clip, from")).click()
+    page.locator("[data-testid=stButton]").get_by_role(
+        "button", name=re.compile("^Generate Video — 1 clip, from")).click()
     idle(page)
     page.locator("input[aria-label^='Type the number of clips']").fill("1")
     page.get_by_role("button", name=re.compile("^Confirm — spend")).click()  # the only click
@@ -164,8 +165,10 @@ def test_viewer_keyboard_approval_and_reroll(served, screen):
     idle(page)
     _batch(page)
     _generate(page)
-    widths = page.evaluate("Array.from(document.querySelectorAll('[data-testid=stMain] "
-                           "[data-testid=stImage] img')).map(i => i.naturalWidth)")
+    cards = page.locator("button.shot img")
+    cards.last.wait_for()
+    page.wait_for_timeout(500)
+    widths = cards.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
     assert len(widths) == 6 and min(widths) > 128
     page.get_by_role("button", name=re.compile(r"^Approve SCENE-001 #1")).click()
     idle(page)
@@ -174,17 +177,19 @@ def test_viewer_keyboard_approval_and_reroll(served, screen):
     idle(page)
     page.keyboard.press("2")
     idle(page)
-    assert page.get_by_text("✓ Approved").count() == 2
+    assert approved_count(page) == 2
     page.keyboard.press("v")
     idle(page)
     dialog = page.locator("[role=dialog]")
     downloads = dialog.get_by_role("link", name=re.compile("Download"))
     assert downloads.count() == 3  # links to the picture route, each naming its file
-    named = httpx.get(downloads.first.get_attribute("href")).headers["content-disposition"]
+    named = httpx.get(downloads.first.evaluate("a => a.href")).headers["content-disposition"]
     assert named == 'attachment; filename="SCENE-002_v1.png"'
-    full = page.evaluate("Array.from(document.querySelectorAll('[role=dialog] img'))"
-                         ".map(i => i.naturalWidth)")
-    assert full == [512, 512, 512]
+    page.wait_for_timeout(500)
+    full = dialog.locator("img").evaluate_all("imgs => imgs.map(i => [i.naturalWidth, "
+                                              "i.getBoundingClientRect().width])")
+    assert [w for w, _ in full] == [512, 512, 512]
+    assert all(0 < shown <= 2 * 512 for _, shown in full)  # never upscaled past 2×
     shot(page, f"studio-viewer-{page.size_name}")
     page.keyboard.press("Escape")
     idle(page)
@@ -202,6 +207,6 @@ def test_viewer_keyboard_approval_and_reroll(served, screen):
     page.get_by_text("Images ready: 1 generated.").wait_for(timeout=60_000)  # the toast
     page.wait_for_timeout(1500)
     idle(page)
-    assert _settled(page, lambda: page.get_by_text("✓ Approved").count() == 2)  # both stay
+    assert _settled(page, lambda: approved_count(page) == 2)  # both stay
     assert page.get_by_role("button", name=re.compile(r"^Approve SCENE-002 #2")).count() == 1
     shot(page, f"studio-reroll-{page.size_name}")
