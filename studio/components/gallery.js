@@ -68,7 +68,7 @@ function picture(shot, className) {
     className,
     src,
     alt: "",
-    loading: "lazy",
+    loading: "eager", // at most 30 pictures, cached: all there when the person scrolls
     decoding: "async",
     draggable: "false",
   });
