@@ -114,7 +114,8 @@ async def _reruns(app: Server, hello: Server, max_wid: str, reps: int) -> dict[s
     for _ in range(3):  # warm both (caches, first-run imports)
         for s in sessions:
             await s.rerun()
-    out = {k: [[], []] for k in ("wall", "cpu", "bytes", "messages")}
+    out: dict = {k: [[], []] for k in ("wall", "cpu", "bytes", "messages")}
+    out["sections"] = {}
     block = 5  # CPU is read in 10 ms clock ticks: a block of reruns per reading
     for i in range(reps):
         for k in order(i):
@@ -127,6 +128,8 @@ async def _reruns(app: Server, hello: Server, max_wid: str, reps: int) -> dict[s
                     out["wall"][k].append(run.elapsed * 1000)
                     out["bytes"][k].append(run.bytes / 1024)
                     out["messages"][k].append(run.messages)
+                    if k == 0:
+                        out["sections"] = sessions[0].sections(run)
             await asyncio.sleep(0.1)
             out["cpu"][k].append((servers[k].cpu() - c0) * 1000 / block)
     for s in sessions:
@@ -148,7 +151,8 @@ def bench_b(app: Server, hello: Server, max_wid: str, reps: int) -> list[Result]
                out["bytes"][0], "hello page", out["bytes"][1], "(info)", None, None),
         Result("(b3) messages sent per rerun (one per element, block and run event)",
                "messages", "max page", out["messages"][0], "hello page", out["messages"][1],
-               "(info)", None, None),
+               "(info)", None, None, note="max page's last rerun by section: " + ", ".join(
+                   f"{name} {n}" for name, n in out["sections"].items())),
     ]
 
 

@@ -30,6 +30,8 @@ class Run:
     messages: int = 0
     elapsed: float | None = None
     status: int | None = None
+    #: messages by where they go: ("main", top-level index), ("sidebar", 0) or ("run", 0)
+    places: dict[tuple[str, int], int] = field(default_factory=dict)
 
 
 @dataclass
@@ -44,6 +46,21 @@ class Session:
     reader: asyncio.Task | None = None
     closed: bool = False
     errors: int = 0
+    #: the headings seen so far, by their top-level index in the main area
+    headings: dict[int, str] = field(default_factory=dict)
+
+    def sections(self, run: Run) -> dict[str, int]:
+        """``run``'s messages by page section: the heading at or above each top-level
+        element of the main area ("top" before the first), the sidebar, run events."""
+        out: dict[str, int] = {}
+        for (area, index), n in sorted(run.places.items()):
+            if area == "main":
+                above = [i for i in self.headings if i <= index]
+                name = self.headings[max(above)] if above else "top"
+            else:
+                name = area
+            out[name] = out.get(name, 0) + n
+        return out
 
     async def open(self, timeout: float = 60.0) -> Run:
         """Connect and run the page once (what opening a tab does)."""
@@ -87,9 +104,17 @@ class Session:
                 msg.ParseFromString(data)
                 kind = msg.WhichOneof("type")
                 run = self.current
+                path = list(msg.metadata.delta_path) if kind == "delta" else []
+                if kind == "delta" and len(path) >= 2 and path[0] == 0 and \
+                        msg.delta.WhichOneof("type") == "new_element" and \
+                        msg.delta.new_element.WhichOneof("type") == "heading":
+                    self.headings[path[1]] = msg.delta.new_element.heading.body[:40]
                 if run is not None and not run.done.done():
                     run.bytes += len(data)
                     run.messages += 1
+                    place = (("main", path[1]) if len(path) >= 2 and path[0] == 0 else
+                             ("sidebar", 0) if path else ("run", 0))
+                    run.places[place] = run.places.get(place, 0) + 1
                 if msg.metadata.cacheable and msg.hash:
                     self.cache.add(msg.hash)
                 if kind == "new_session":
