@@ -22,9 +22,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from http import HTTPStatus
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from batchcore.domain import clock
 from batchcore.errors import (
@@ -36,6 +34,9 @@ from batchcore.errors import (
     ResponseFormatError,
     redact,
 )
+
+if TYPE_CHECKING:  # only its type: reading an answer needs no HTTP library here (pure)
+    import httpx
 
 __all__ = [
     "SCHEMA_REFUSAL",

@@ -80,3 +80,30 @@ def test_importing_batchcore_and_all_submodules_does_not_import_streamlit(probe)
     assert probe["streamlit_after"] == {}, (
         f"streamlit was imported by {probe['streamlit_after']} (first offender shown)"
     )
+
+
+#: what the pure layers must not bring in at run time: I/O libraries, the shell, the adapters
+NOT_IN_PURE = ("httpx", "httpcore", "sqlalchemy", "PIL", "google", "av", "streamlit",
+               "starlette", "uvicorn", "tornado", "batchcore.adapters", "batchcore.service_layer",
+               "batchcore.emulator", "batchcore.bootstrap")
+
+PURE_PROBE = r"""
+import importlib, json, pkgutil, sys
+import batchcore.domain, batchcore.wire
+for pkg in (batchcore.domain, batchcore.wire):
+    for info in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."):
+        importlib.import_module(info.name)
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_the_domain_and_the_wire_bring_in_no_io_library_and_no_adapter():
+    """Importing every module of batchcore.domain and batchcore.wire in a fresh interpreter
+    loads no HTTP, database, image or storage library, no Streamlit and no adapter."""
+    proc = fresh_python(PURE_PROBE)
+    assert proc.returncode == 0, proc.stderr
+    loaded = json.loads(proc.stdout.strip().splitlines()[-1])
+    found = sorted(m for m in loaded
+                   if any(m == bad or m.startswith(bad + ".") for bad in NOT_IN_PURE))
+    assert found == []
+    assert "batchcore.domain.workflow" in loaded and "batchcore.wire.problems" in loaded
