@@ -634,10 +634,9 @@ def video_dialog(rt: Runtime) -> None:
     ok = video_confirmation_ok(typed, plan.clips)
     if typed.strip() and not ok:
         st.error(plain(f"Type exactly {plan.clips} to confirm; you typed {typed.strip()!r}."))
-    spend = services.spend_view(rt, ws())
-    if not spend.allows(plan.cost):
-        st.error(plain(f"This costs {format_money(plan.cost)}: more than is left under the "
-                       f"daily spend cap. {spend.describe()}"))
+    over = services.spend_view(rt, ws()).refusal(plan.cost)
+    if over:
+        st.error(plain(over))
     b1, b2 = st.columns(2)
     # Never disabled: a click right after typing the count must not be lost; the service
     # refuses a wrong count or a cost over the cap and says why.

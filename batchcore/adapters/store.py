@@ -52,8 +52,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, ProgrammingError, SQLA
 from sqlalchemy.pool import StaticPool
 
 from batchcore.domain import clock
-from batchcore.domain.pricing import format_money
-from batchcore.domain.spend import counted_amount
+from batchcore.domain.spend import cap_refusal, counted_amount
 from batchcore.domain.workflow import WorkflowState, all_submissions
 from batchcore.errors import SpendCapExceeded, StoreError, redact
 
@@ -284,14 +283,6 @@ def _first_error_line(exc: Exception) -> str:
             where = ".".join(str(p) for p in errors[0].get("loc", ())) or "the state"
             return f"{where}: {errors[0].get('msg', 'invalid')}"
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-
-
-def _over_cap(whose: str, cap: Decimal, committed: Decimal, amount: Decimal) -> str:
-    left = max(cap - committed, Decimal(0))
-    return (f"This costs {format_money(amount)}, but only {format_money(left)} is left of the "
-            f"{whose} {format_money(cap)} daily spend cap today ({format_money(committed)} "
-            "already spent or in flight). Make the batch smaller, or wait until the cap resets "
-            "at midnight UTC. Nothing was sent.")
 
 
 def _spent(state: WorkflowState) -> Decimal:
@@ -564,15 +555,15 @@ class WorkspaceStore:
         charge = reserve.charge
         day = self._committed(conn, charges.c.deployment == charge.deployment, charge.day,
                               exclude=charge.id)
-        if day + charge.amount > reserve.cap:
-            raise SpendCapExceeded(_over_cap("deployment's", reserve.cap, day, charge.amount))
-        if reserve.workspace_cap is not None:
+        why = cap_refusal(charge.amount, cap=reserve.cap, committed=day)
+        if not why and reserve.workspace_cap is not None:
             mine = self._committed(conn, sa.and_(charges.c.deployment == charge.deployment,
                                                  charges.c.workspace_id == workspace_id),
                                    charge.day, exclude=charge.id)
-            if mine + charge.amount > reserve.workspace_cap:
-                raise SpendCapExceeded(_over_cap("workspace's", reserve.workspace_cap, mine,
-                                                 charge.amount))
+            why = cap_refusal(charge.amount, cap=reserve.workspace_cap, committed=mine,
+                              whose="workspace's")
+        if why:
+            raise SpendCapExceeded(f"{why} Nothing was sent.")
         now = _utcnow()
         if expected is None:
             version = self._update(conn, workspace_id, text, now, None)

@@ -41,6 +41,7 @@ from batchcore.errors import InputError, SpendCapExceeded
 __all__ = [
     "DEFAULT_DAILY_CAP",
     "as_utc",
+    "cap_refusal",
     "MAX_DAILY_CAP",
     "SpendDecision",
     "SpendSummary",
@@ -59,6 +60,20 @@ MAX_DAILY_CAP = Decimal("100.00")
 
 _ZERO = Decimal("0")
 _CAP_RE = re.compile(r"^\$?\s*(?P<number>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+
+
+def cap_refusal(cost: Decimal, *, cap: Decimal, committed: Decimal,
+                whose: str = "deployment's") -> str:
+    """"" when ``cost`` fits under ``cap`` with ``committed`` (spent or reserved today)
+    already counted; else why not. The one cap check and its sentence, for every place that
+    asks: the store's locked reservation, the Generate gate and the video dialog."""
+    if committed + cost <= cap:
+        return ""
+    left = max(cap - committed, _ZERO)
+    return (f"This costs {format_money(cost)}, but only {format_money(left)} is left of the "
+            f"{whose} {format_money(cap)} daily spend cap today ({format_money(committed)} "
+            "already spent or in flight). Make the batch smaller, or wait until the cap resets "
+            "at midnight UTC.")
 
 
 class SpendSummary(BaseModel):

@@ -62,7 +62,7 @@ from batchcore.domain.naming import clean_name, has_content, name_entry, workspa
 from batchcore.domain.pricing import format_money, image_cost
 from batchcore.domain.retry_rows import plan_retry
 from batchcore.domain.rows import BatchRow, ParseResult, attach_refs, format_batch, parse_batch
-from batchcore.domain.spend import counted_amount, utc_day
+from batchcore.domain.spend import cap_refusal, counted_amount, utc_day
 from batchcore.domain.statuslog import LogEntry, log_entry
 from batchcore.domain.workflow import (
     GeneratedImage,
@@ -862,12 +862,19 @@ class SpendView:
     def left(self) -> Decimal:
         return max(self.cap - self.spent - self.reserved, Decimal(0))
 
-    def allows(self, cost: Decimal) -> bool:
+    def refusal(self, cost: Decimal) -> str:
+        """"" when ``cost`` may be spent now; else why not (the cap rule of
+        ``domain.spend.cap_refusal``, the deployment's cap first, then the workspace's)."""
         if self.problem:
-            return False
-        if self.spent + self.reserved + cost > self.cap:
-            return False
-        return self.workspace_cap is None or self.workspace_spent + cost <= self.workspace_cap
+            return f"The spend ledger cannot be read, so paid actions are off: {self.problem}"
+        why = cap_refusal(cost, cap=self.cap, committed=self.spent + self.reserved)
+        if not why and self.workspace_cap is not None:
+            why = cap_refusal(cost, cap=self.workspace_cap, committed=self.workspace_spent,
+                              whose="workspace's")
+        return why
+
+    def allows(self, cost: Decimal) -> bool:
+        return not self.refusal(cost)
 
     def describe(self) -> str:
         what = "Mock spend (emulator, not real money)" if self.mock else "Today's spend on this backend"
@@ -954,10 +961,9 @@ def generate_gate(rt: Runtime, ws: Workspace, spend: SpendView,
     if spend.problem:  # not "over the cap": the ledger cannot be read at all
         return Gate(allowed=False, code="ledger", reason=(
             f"The spend ledger cannot be read, so paid actions are off: {spend.problem}"))
-    if not spend.allows(cost):
-        return Gate(allowed=False, code="cap", reason=(
-            f"This costs {format_money(cost)}: more than is left under the daily spend cap. "
-            + spend.describe()))
+    over = spend.refusal(cost)
+    if over:
+        return Gate(allowed=False, code="cap", reason=over)
     return gate
 
 

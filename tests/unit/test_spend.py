@@ -13,12 +13,14 @@ from batchcore.domain.spend import (
     DEFAULT_DAILY_CAP,
     MAX_DAILY_CAP,
     SpendDecision,
+    cap_refusal,
     check_spend,
     parse_cap,
     spend_gate,
     spend_today,
     workspace_cap,
 )
+from batchcore.domain.pricing import format_money
 from batchcore.domain.workflow import Gate, Submission, WorkflowState
 from batchcore.errors import InputError, SpendCapExceeded
 
@@ -323,3 +325,16 @@ def test_a_batch_generated_twice_counts_both_runs():
                                   actual_cost=Decimal("0.004"), now=now)
     assert len(all_submissions(state)) == 2
     assert spend_today(state, now).spent == Decimal("0.008")
+
+
+@given(st.decimals(min_value=0, max_value=100, places=3),
+       st.decimals(min_value=0, max_value=100, places=3),
+       st.decimals(min_value=0, max_value=100, places=3))
+def test_the_one_cap_check_refuses_exactly_what_would_pass_the_cap(cost, cap, committed):
+    """cap_refusal says nothing when committed + cost ≤ cap, else one sentence with the
+    numbers; the store, the Generate gate and the video dialog all ask it."""
+    why = cap_refusal(cost, cap=cap, committed=committed)
+    assert (why == "") == (committed + cost <= cap)
+    if why:
+        assert why.startswith(f"This costs {format_money(cost)}, but only ")
+        assert f"{format_money(cap)} daily spend cap today" in why
