@@ -38,6 +38,7 @@ from batchcore.domain.workflow import (
     current_hash,
     describe_receipt,
     in_flight,
+    parse_is_stale,
     unfetched,
     video_confirmation_ok,
 )
@@ -304,7 +305,7 @@ def _batch_draft(rt: Runtime, inputs: Inputs) -> tuple[ParseResult, bool]:
     if inputs.parsed_text is None:
         return ParseResult(), False
     text_result = parse_batch(inputs.parsed_text)
-    stale = inputs.parsed_text != inputs.batch_text
+    stale = parse_is_stale(inputs)
     if text_result.errors:
         st.error(f"{len(text_result.errors)} line(s) need fixing — nothing is sent until they are:")
         # a dataframe shows each cell as plain text

@@ -327,6 +327,14 @@ def unfetched(state: WorkflowState) -> list[Submission]:
     return [s for s in state.submissions.values() if s.state == "accepted" and s.stalled]
 
 
+def parse_is_stale(inputs: Inputs) -> bool:
+    """The Batch box was changed after Parse: what is drafted is not what the box says, so
+    nothing may be dry-run or generated until Parse is pressed again (the one rule the
+    dry-run, the Generate gate and the page's draft all ask)."""
+    return inputs.mode == "batch" and inputs.parsed_text is not None \
+        and inputs.parsed_text != inputs.batch_text
+
+
 def can_generate(state: WorkflowState, hash_: str, now: datetime | None = None) -> Gate:
     """May the draft with hash ``hash_`` be generated live now? If not, say why."""
     draft = state.draft

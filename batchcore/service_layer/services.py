@@ -66,6 +66,7 @@ from batchcore.domain.spend import cap_refusal, counted_amount, utc_day
 from batchcore.domain.statuslog import LogEntry, log_entry
 from batchcore.domain.workflow import (
     GeneratedImage,
+    parse_is_stale,
     Gate,
     Inputs,
     Reference,
@@ -799,8 +800,7 @@ def dry_run(rt: Runtime, ws: Workspace, now: datetime | None = None,
     While the server answers 429 the client waits and tries again; ``on_wait`` hears each
     wait ("the server is busy — retrying in N s"), and the outcome says it."""
     state = ws.state
-    if state.inputs.mode == "batch" and state.inputs.parsed_text is not None \
-            and state.inputs.parsed_text != state.inputs.batch_text:
+    if parse_is_stale(state.inputs):
         return Outcome(ws, _error("The batch text changed since you pressed Parse: press "
                                   "Parse first, then Dry-Run Images."))
     if not state.draft.rows or state.draft.errors:
@@ -949,8 +949,7 @@ def generate_gate(rt: Runtime, ws: Workspace, spend: SpendView,
     gate = can_generate(state, current_hash(state, moment), moment)
     if not gate:
         return gate
-    if state.inputs.mode == "batch" and state.inputs.parsed_text is not None \
-            and state.inputs.parsed_text != state.inputs.batch_text:
+    if parse_is_stale(state.inputs):
         return Gate(allowed=False, code="stale", reason="Press Parse again first.")
     who = may_spend(rt, ws)
     if not who:
