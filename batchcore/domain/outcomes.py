@@ -374,10 +374,10 @@ def video_batch_hash(plan: VideoPlan) -> str:
 
 def begin_video_submission(
     state: WorkflowState, plan: VideoPlan, typed: str, now: datetime | None = None,
-    *, cap_check: Callable[[WorkflowState, Decimal], None] | None = None, runner: str = "",
-    sid: str = "",
+    *, runner: str = "", sid: str = "",
 ) -> tuple[WorkflowState, str]:
-    """Check the typed count (and the spend cap), then mark the videos in flight."""
+    """Check the typed count, then mark the videos in flight (the spend cap is checked by
+    the ledger when the submission is saved with its reservation)."""
     if in_flight(state, "videos"):
         raise AlreadySubmitted("Videos are already being generated; wait for them to finish.")
     if plan.clips == 0:
@@ -390,8 +390,6 @@ def begin_video_submission(
             "These exact clips were already submitted; change the approvals or the model "
             "to make new ones."
         )
-    if cap_check is not None:
-        cap_check(state, plan.cost)
     moment = _now(now)
     sub = Submission(batch_hash=hash_, kind="videos", cost=plan.cost, started_at=moment,
                      runner=runner, sid=sid)

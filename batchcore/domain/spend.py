@@ -1,8 +1,10 @@
-"""The daily spend cap of a workspace: what today cost, what is reserved, what is left.
+"""The daily spend cap's rules (pure): how each paid call counts, the one cap check and its
+sentence (``cap_refusal``), and reading a cap setting.
 
-Checked in the core *before* any paid call. Counting is deliberately conservative: a
-call that may have been billed counts at its full estimated cost, so the cap can be
-over-counted but never under-counted.
+The ledger (``batchcore.adapters.store``) counts with ``counted_amount`` and checks with
+``cap_refusal`` under its lock before any paid call; the spend view asks the same check.
+Counting is deliberately conservative: a call that may have been billed counts at its full
+estimated cost, so the cap can be over-counted but never under-counted.
 
 How each submission counts (against the UTC day it was started, except in-flight ones):
 
@@ -26,32 +28,21 @@ Negative amounts are treated as 0, so a bogus number can never make room under t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from datetime import datetime, timezone
 from decimal import Decimal, InvalidOperation
-from typing import cast
 
-from pydantic import BaseModel, ConfigDict
-
-from batchcore.domain import clock
 from batchcore.domain.pricing import format_money, to_decimal
-from batchcore.domain.workflow import Gate, Submission, WorkflowState, all_submissions
-from batchcore.errors import InputError, SpendCapExceeded
+from batchcore.domain.workflow import Submission
+from batchcore.errors import InputError
 
 __all__ = [
     "DEFAULT_DAILY_CAP",
     "as_utc",
     "cap_refusal",
     "MAX_DAILY_CAP",
-    "SpendDecision",
-    "SpendSummary",
-    "check_spend",
     "counted_amount",
     "parse_cap",
-    "spend_gate",
-    "spend_today",
     "utc_day",
-    "workspace_cap",
 ]
 
 DEFAULT_DAILY_CAP = Decimal("2.00")
@@ -74,49 +65,6 @@ def cap_refusal(cost: Decimal, *, cap: Decimal, committed: Decimal,
             f"{whose} {format_money(cap)} daily spend cap today ({format_money(committed)} "
             "already spent or in flight). Make the batch smaller, or wait until the cap resets "
             "at midnight UTC.")
-
-
-class SpendSummary(BaseModel):
-    """Today's money (UTC day): ``spent + reserved + left == cap`` while under the cap.
-
-    ``left`` is never below 0 (for display); ``balance`` is the exact ``cap - spent -
-    reserved`` and is negative when the workspace is already over its cap.
-    ``unconfirmed`` is the part of ``spent`` whose outcome is unknown (maybe billed).
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    spent: Decimal
-    reserved: Decimal
-    left: Decimal
-    cap: Decimal
-    unconfirmed: Decimal = _ZERO
-
-    @property
-    def balance(self) -> Decimal:
-        return self.cap - self.spent - self.reserved
-
-    @property
-    def committed(self) -> Decimal:
-        """Spent plus reserved: what today already costs or may cost."""
-        return self.spent + self.reserved
-
-    def describe(self) -> str:
-        """``$0.012 spent, $0.006 in flight, $1.982 left of $2.00 today``."""
-        parts = [f"{format_money(self.spent)} spent"]
-        if self.reserved:
-            parts.append(f"{format_money(self.reserved)} in flight")
-        if self.unconfirmed:
-            parts.append(f"{format_money(self.unconfirmed)} of it unconfirmed (maybe billed)")
-        parts.append(f"{format_money(self.left)} left of {format_money(self.cap)} today")
-        return ", ".join(parts)
-
-
-class SpendDecision(Gate):
-    """A :class:`Gate` for one paid action, with the cost and today's summary behind it."""
-
-    cost: Decimal
-    summary: SpendSummary
 
 
 def parse_cap(text: str | Decimal | int | float | None) -> Decimal:
@@ -153,28 +101,6 @@ def parse_cap(text: str | Decimal | int | float | None) -> Decimal:
         raise InputError(
             f"The daily cap can be at most {format_money(MAX_DAILY_CAP)}; found {format_money(value)}."
         )
-    return value
-
-
-def workspace_cap(state: WorkflowState, default: Decimal | str | int | None = None) -> Decimal:
-    """The cap stored on the state (a ``daily_cap`` field, once it exists), else ``default``
-    (e.g. ``Settings.daily_cap``), else ``DEFAULT_DAILY_CAP``."""
-    cap = getattr(state, "daily_cap", None)
-    if cap is None:
-        cap = default
-    return DEFAULT_DAILY_CAP if cap is None else _as_cap(cap)
-
-
-def _as_cap(cap: Decimal | str | int | float) -> Decimal:
-    """Text is read with :func:`parse_cap`; a number only has to be finite and not negative.
-
-    A bad cap fails closed: it raises instead of allowing anything.
-    """
-    if isinstance(cap, str):
-        return parse_cap(cap)
-    value = to_decimal(cap)
-    if not value.is_finite() or value < 0:
-        raise ValueError(f"A spend cap must be a finite amount of at least $0; got {cap!r}.")
     return value
 
 
@@ -218,77 +144,3 @@ def counted_amount(submission: Submission) -> Decimal:
 def utc_day(moment: datetime) -> str:
     """The UTC calendar day of ``moment`` as ``YYYY-MM-DD`` (naive times are taken as UTC)."""
     return as_utc(moment).date().isoformat()
-
-
-def spend_today(
-    state: WorkflowState | Iterable[Submission],
-    now: datetime | None = None,
-    cap: Decimal | str | int | float | None = None,
-) -> SpendSummary:
-    """Today's (UTC) spent, reserved and left under ``cap`` (default: the workspace's cap).
-
-    ``cap`` as text is read with :func:`parse_cap`; as a number it is used as given.
-    """
-    if hasattr(state, "submissions"):  # a WorkflowState (duck-typed: survives module reloads)
-        ws = cast(WorkflowState, state)
-        submissions: Iterable[Submission] = all_submissions(ws)
-        limit = workspace_cap(ws) if cap is None else _as_cap(cap)
-    else:
-        submissions = state
-        limit = DEFAULT_DAILY_CAP if cap is None else _as_cap(cap)
-    today = as_utc(clock.moment(now)).date()
-    spent = reserved = unconfirmed = _ZERO
-    for submission in submissions:
-        s, r, u = _count(submission)
-        if not submission.open and as_utc(submission.started_at).date() != today:
-            continue
-        spent += s
-        reserved += r
-        unconfirmed += u
-    left = max(limit - spent - reserved, _ZERO)
-    return SpendSummary(spent=spent, reserved=reserved, left=left, cap=limit, unconfirmed=unconfirmed)
-
-
-def spend_gate(
-    state: WorkflowState | Iterable[Submission],
-    cost: Decimal | int | str | float,
-    cap: Decimal | str | int | float | None = None,
-    now: datetime | None = None,
-) -> SpendDecision:
-    """May a paid action costing ``cost`` start now? Never raises for a sound cost.
-
-    Allowed exactly when ``spent + reserved + cost <= cap`` for today (UTC).
-    """
-    amount = to_decimal(cost)
-    if amount < 0:
-        raise ValueError(f"A cost cannot be negative; got {amount}.")
-    summary = spend_today(state, now, cap)
-    if summary.committed + amount <= summary.cap:
-        return SpendDecision(allowed=True, cost=amount, summary=summary)
-    if summary.left == 0:
-        code = "cap_reached"
-        reason = (
-            f"Today's spend cap of {format_money(summary.cap)} is used up "
-            f"({summary.describe()}); this would cost {format_money(amount)}. "
-            "The cap resets at midnight UTC."
-        )
-    else:
-        code = "over_cap"
-        reason = (
-            f"This costs {format_money(amount)}, but only {format_money(summary.left)} is left "
-            f"of today's {format_money(summary.cap)} spend cap ({summary.describe()}). "
-            "Make the batch smaller, or wait until the cap resets at midnight UTC."
-        )
-    return SpendDecision(allowed=False, code=code, reason=reason, cost=amount, summary=summary)
-
-
-def check_spend(
-    state: WorkflowState | Iterable[Submission],
-    cost: Decimal | int | str | float,
-    cap: Decimal | str | int | float | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Raise ``SpendCapExceeded`` unless ``cost`` fits under today's cap (call it first)."""
-    decision = spend_gate(state, cost, cap, now)
-    if not decision:
-        raise SpendCapExceeded(decision.reason)

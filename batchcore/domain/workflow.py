@@ -11,7 +11,7 @@ allows exactly one live submission and a second click cannot submit twice.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -369,17 +369,15 @@ def can_generate(state: WorkflowState, hash_: str, now: datetime | None = None) 
 
 def begin_image_submission(
     state: WorkflowState, hash_: str, now: datetime | None = None, *, runner: str = "",
-    cap_check: Callable[[WorkflowState, Decimal], None] | None = None, owner: str = "",
-    sid: str = "",
+    owner: str = "", sid: str = "",
 ) -> tuple[WorkflowState, DryRunReceipt]:
-    """Check the gate (and the spend cap) and consume the receipt, in one step; raises when
-    not allowed, leaving ``state`` as it was."""
+    """Check the gate and consume the receipt, in one step; raises when not allowed, leaving
+    ``state`` as it was. (The spend cap is checked by the ledger when the submission is
+    saved with its reservation: ``adapters.store``, ``domain.spend.cap_refusal``.)"""
     gate = can_generate(state, hash_, now)
     if not gate:
         error = AlreadySubmitted if gate.code in ("in_flight", "used") else DryRunRequired
         raise error(gate.reason)
-    if cap_check is not None:
-        cap_check(state, state.receipts[hash_].estimated_cost)
     moment = _now(now)
     receipt = state.receipts[hash_].model_copy(update={"used_by": f"submitted {moment.isoformat()}"})
     submission = Submission(batch_hash=hash_, kind="images", cost=receipt.estimated_cost,

@@ -49,7 +49,6 @@ from batchcore.errors import (
     NotImplementedByBackend,
     OutcomeUnknown,
     ResponseFormatError,
-    SpendCapExceeded,
 )
 from batchcore.wire.models import (
     DryRunResult,
@@ -539,33 +538,6 @@ def test_begin_video_submission_allows_the_same_plan_after_a_failure():
                                                plan, "2", LATER)
     assert again_hash == hash_ and again.submissions[hash_].state == "reserved"
     assert again.submissions[hash_].started_at == LATER
-
-
-def test_begin_video_submission_cap_check_sees_the_cost_and_can_refuse():
-    """cap_check gets the state and the plan's cost; when it raises, nothing is marked in flight."""
-    state = approved_state("A", "B")
-    plan = plan_videos(state, "veo3")
-    seen: list[Decimal] = []
-
-    def cap(s: WorkflowState, cost: Decimal) -> None:
-        seen.append(cost)
-        raise SpendCapExceeded("That would pass today's $0.50 cap.")
-
-    with pytest.raises(SpendCapExceeded, match="cap"):
-        begin_video_submission(state, plan, "2", NOW, cap_check=cap)
-    assert seen == [Decimal("1.00")]
-    assert state.submissions == {} and state.videos == {}
-
-
-def test_begin_video_submission_cap_check_that_passes_lets_it_through():
-    """A cap_check that does not raise lets the submission start."""
-    state = approved_state("A")
-    new, hash_ = begin_video_submission(state, plan_videos(state), "1", NOW,
-                                        cap_check=lambda s, c: None)
-    assert new.submissions[hash_].state == "reserved"
-
-
-# --- after_videos ----------------------------------------------------------------------------
 
 
 def test_after_videos_completed_takes_urls_from_the_final_outputs():

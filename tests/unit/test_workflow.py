@@ -208,23 +208,6 @@ def test_begin_image_submission_consumes_the_receipt():
     assert not gate and gate.code == "used" and "Dry-Run" in gate.reason
 
 
-def test_a_cap_refusal_leaves_the_receipt_unused_and_nothing_in_flight():
-    """When the spend cap refuses, the submission does not begin and the dry-run stays usable."""
-    from batchcore.domain.spend import check_spend
-    from batchcore.errors import SpendCapExceeded
-
-    state = dry_run(drafted())
-    h = current_hash(state, NOON)
-    with pytest.raises(SpendCapExceeded, match="spend cap"):
-        begin_image_submission(state, h, NOON,
-                               cap_check=lambda s, cost: check_spend(s, cost, "0.005", NOON))
-    assert not state.receipts[h].used_by and not state.submissions
-    assert can_generate(state, h, NOON)
-    new, _ = begin_image_submission(state, h, NOON,
-                                    cap_check=lambda s, cost: check_spend(s, cost, "2.00", NOON))
-    assert new.submissions[h].state == "reserved"
-
-
 def test_second_submission_of_the_same_dry_run_is_refused():
     """A second begin on the same receipt raises AlreadySubmitted (in flight, then used)."""
     state = dry_run(drafted())
