@@ -30,7 +30,7 @@ from batchcore.domain.plaintext import plain
 from batchcore.domain.pricing import VIDEO_PRICES
 from batchcore.domain.progress import elapsed_text, work_progress
 from batchcore.domain.refsync import drop_zone_key
-from batchcore.domain.rows import prompt_length_note, rows_from_records
+from batchcore.domain.rows import plural, prompt_length_note, rows_from_records
 from batchcore.domain.statuslog import render_log
 from batchcore.domain.workflow import (
     Inputs,
@@ -391,8 +391,8 @@ def actions(rt: Runtime) -> None:
         elif not gate:
             st.caption(f"Generate Images is off: {plain(gate.reason)}")
         else:
-            st.caption(f"Ready: {len(state.draft.rows)} rows, "
-                       f"{sum(r.variants for r in state.draft.rows)} images, "
+            st.caption(f"Ready: {plural(len(state.draft.rows), 'row')}, "
+                       f"{plural(sum(r.variants for r in state.draft.rows), 'image')}, "
                        f"{format_money(cost)}. You will confirm before anything is spent.")
     if dry:
         dismiss("actions")
@@ -512,8 +512,9 @@ def confirm_images(rt: Runtime, hash_: str) -> None:
     if receipt is None:
         st.error("The dry-run for this batch is gone; run Dry-Run Images again.")
         return
-    st.write(f"This sends **{len(rows)} rows** for live generation: "
-             f"**{receipt.images} images** for **{plain(format_money(receipt.estimated_cost))}**.")
+    st.write(f"This sends **{plural(len(rows), 'row')}** for live generation: "
+             f"**{plural(receipt.images, 'image')}** for "
+             f"**{plain(format_money(receipt.estimated_cost))}**.")
     st.dataframe(([{"scene_id": r.scene_id, "variants": r.variants,
                                 "cost": format_money(PRICE_PER_IMAGE * r.variants)}
                                for r in rows]), hide_index=True, width="stretch")
@@ -693,7 +694,7 @@ def status_log(rt: Runtime) -> None:
         if s.log:
             st.code(_log_text(s), language=None,
                     wrap_lines=True, height=360 if len(s.log) > 14 else "content")
-            st.caption(f"{len(s.log)} entries, newest first.")
+            st.caption(f"{plural(len(s.log), 'entry')}, newest first.")
         else:
             st.caption("Nothing has happened yet.")
 
@@ -708,7 +709,7 @@ def retry_failed(rt: Runtime) -> None:
     names = services.failed_rows(ws())
     if not names:
         return
-    st.warning(plain(f"{len(names)} row(s) failed: {', '.join(names)}."))
+    st.warning(plain(f"{plural(len(names), 'row')} failed: {', '.join(names)}."))
     if st.button("Retry failed rows", key="retry_failed"):
         keep(services.retry_failed_rows(rt, ws()), "prompts")
         st.session_state["_widgets_restored"] = False

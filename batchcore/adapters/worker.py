@@ -16,7 +16,7 @@ from typing import Any
 
 from batchcore.adapters.jobs import Job
 from batchcore.domain.outcomes import TERMINAL, ImageRunResult, VideoPlan, VideoRunResult
-from batchcore.domain.rows import BatchRow
+from batchcore.domain.rows import BatchRow, plural
 from batchcore.domain.statuslog import LogEntry, log_entry
 from batchcore.domain.workflow import Submission
 from batchcore.errors import OrchestratorError
@@ -38,7 +38,7 @@ def run_images(
     poll_every: float = 2.0, poll_for: float = 1800.0, sleep: Callable[[float], None] = time.sleep,
 ) -> ImageRunResult:
     """The paid call, sent exactly once; then polling if the server answered asynchronously."""
-    _emit(job, log_entry("submitted", f"{len(rows)} rows sent for live generation",
+    _emit(job, log_entry("submitted", f"{plural(len(rows), 'row')} sent for live generation",
                          job_id=batch_hash[:12]))
     live = client.generate_images(rows, batch_hash=batch_hash)
     job.accepted, job.batch_id = True, live.batch_id

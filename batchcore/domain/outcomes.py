@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 
 from batchcore.domain import clock
 from batchcore.domain.pricing import PRICE_PER_IMAGE, VIDEO_PRICES, format_money, video_cost
-from batchcore.domain.rows import BatchRow
+from batchcore.domain.rows import BatchRow, plural
 from batchcore.domain.statuslog import log_entry
 from batchcore.domain.workflow import (
     Mode,
@@ -145,7 +145,8 @@ def after_images(
     if not images:
         state_word, summary = "failed", "no images came back"
     elif failed:
-        state_word, summary = "partial", f"{len(failed)} of {len(rows)} rows failed"
+        state_word, summary = "partial", (f"{len(failed)} of {plural(len(rows), 'row')} "
+                                           "failed")
     else:
         state_word, summary = "completed", "every row completed"
     reported = outcome.live.reported_actual_cost

@@ -34,6 +34,7 @@ from batchcore.domain.pricing import (
 )
 
 __all__ = [
+    "plural",
     "LINE_BREAKS",
     "SCENE_ID_PATTERN",
     "BatchRow",
@@ -223,8 +224,14 @@ def _collapse(text: str) -> str:
     return " ".join(text.split())
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+def plural(n: int, word: str) -> str:
+    """``1 row``, ``3 rows``, ``1,000 entries`` (a word ending in a consonant and y takes
+    -ies)."""
+    if n == 1:
+        return f"{n:,} {word}"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return f"{n:,} {word[:-1]}ies"
+    return f"{n:,} {word}s"
 
 
 def describe_value(value: Any) -> str:
@@ -253,11 +260,11 @@ def describe_value(value: Any) -> str:
         if isinstance(value, numbers.Number):
             return f"the number {visible(str(value), 40)}"
         if isinstance(value, (bytes, bytearray)):
-            return f"binary data ({_plural(len(value), 'byte')})"
+            return f"binary data ({plural(len(value), 'byte')})"
         if isinstance(value, Mapping):
-            return f"an object with {_plural(len(value), 'field')}"
+            return f"an object with {plural(len(value), 'field')}"
         if isinstance(value, (list, tuple, set, frozenset)):
-            return f"a list of {_plural(len(value), 'item')}"
+            return f"a list of {plural(len(value), 'item')}"
         return f"a {type(value).__name__} value"
     except Exception:  # noqa: BLE001 - a description must never be the thing that fails
         return f"a {type(value).__name__} value"

@@ -213,7 +213,7 @@ def test_failed_rows_with_markup_in_the_servers_error_are_named_as_text(app):
     arm_answer(200, body, after=True, kind_type="application/json")
     confirm_generate(app)
     shown = visible(app)
-    assert "1 row(s) failed: S1." in shown and MARKUP_TITLE in shown
+    assert "1 row failed: S1." in shown and MARKUP_TITLE in shown
     assert_sound(app, MARKUP_TITLE, MARKUP_DETAIL)
     billed = units()
     rerun_a_few_times(app)
@@ -226,7 +226,7 @@ def test_partial_failure_bills_only_the_rows_that_came_back(app):
     emulator().faults.add(kind="partial", route="/batch/images", method="POST")
     confirm_generate(app)
     assert submission(app).state == "partial"
-    assert "1 row(s) failed: SCENE-002." in visible(app)
+    assert "1 row failed: SCENE-002." in visible(app)
     assert units() == 3 and len(approve_buttons(app)) == 3
     assert app.button(key="retry_failed") is not None
 

@@ -276,17 +276,17 @@ def test_after_an_upload_the_drop_zone_is_empty_and_a_chip_removes_its_reference
 
 
 def test_the_retry_warning_goes_after_a_later_batch(app):
-    """"N row(s) failed" and Retry failed rows disappear once a later batch completes."""
+    """The failed-rows warning and Retry failed rows disappear once a later batch completes."""
     emulator().config.fail_scenes = frozenset({"SCENE-002"})
     enter_batch(app)
     dry_run(app)
     confirm_generate(app)
-    assert "1 row(s) failed: SCENE-002." in texts(app)
+    assert "1 row failed: SCENE-002." in texts(app)
     emulator().config.fail_scenes = frozenset()
     app.button(key="retry_failed").click().run()
     dry_run(app)
     confirm_generate(app)
-    assert "row(s) failed" not in texts(app)
+    assert "1 row failed: SCENE-002." not in texts(app)
     assert not [b for b in app.button if b.key == "retry_failed"]
 
 

@@ -454,3 +454,13 @@ def test_a_byte_order_mark_at_the_start_is_not_part_of_the_first_scene_id():
     result = parse_batch("\ufeffSCENE-001 | kitchen | 2\nSCENE-002 | hall | 1")
     assert [r.scene_id for r in result.rows] == ["SCENE-001", "SCENE-002"]
     assert result.errors == []
+
+
+def test_counts_read_as_a_person_writes_them():
+    """1 row, 2 rows, 1 entry, 1,000 entries, 3 days: never '1 rows' or '1 entries'."""
+    from batchcore.domain.rows import plural
+
+    assert [plural(1, "row"), plural(2, "row"), plural(0, "image")] == ["1 row", "2 rows",
+                                                                        "0 images"]
+    assert [plural(1, "entry"), plural(1000, "entry"), plural(3, "day")] == [
+        "1 entry", "1,000 entries", "3 days"]
