@@ -90,8 +90,8 @@ class Settings(BaseModel):
             "Backend": MOCK_BASE_URL + " (built-in emulator)" if self.use_mock
             else redact_url(self.base_url),
             "Mode": "Mock — no real cost" if self.use_mock else "Live — real cost",
-            "API key": "not needed" if self.use_mock else ("configured" if self.api_key else "missing"),
-        } | ({"Reference uploads": f"Cloud Storage bucket {self.gcs_bucket}"}
+        } | ({} if self.use_mock else {  # mock mode: the key check below says the one fact
+            "API key": "configured" if self.api_key else "missing"}) | ({"Reference uploads": f"Cloud Storage bucket {self.gcs_bucket}"}
              if self.reference_upload == "gcs" else {})
 
 

@@ -286,10 +286,11 @@ def test_poll_interval_is_at_least_one_second_in_live_mode(poll, expected):
 
 
 def test_describe_in_mock_mode_names_the_emulator():
-    """The sidebar text in mock mode names the built-in emulator, no cost, and no key needed."""
+    """The sidebar text in mock mode names the built-in emulator and no cost; it says nothing
+    of a key (the key check beside it says the one fact: accepted by the built-in emulator)."""
     shown = load_settings({"ORCHESTRATOR_API_KEY": KEY, "BATCH_USE_MOCK": "1"}).describe()
     assert shown == {"Backend": MOCK_BASE_URL + " (built-in emulator)",
-                     "Mode": "Mock — no real cost", "API key": "not needed"}
+                     "Mode": "Mock — no real cost"}
 
 
 def test_describe_in_live_mode_names_the_backend_and_hides_the_key():
