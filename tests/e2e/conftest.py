@@ -161,3 +161,15 @@ def shot(page, name: str) -> Path:
 def approved_count(page) -> int:
     """How many of the gallery's pictures show as approved (pressed, with the checkmark)."""
     return page.get_by_role("button", name=re.compile(r"^Approve "), pressed=True).count()
+
+
+def confirm_batch(page, text: str | None = None) -> None:
+    """(Paste ``text`` and Parse, when given,) Dry-Run Images, Generate Images, then Confirm
+    in the dialog: the one paid click. Returns once Confirm is clicked."""
+    if text is not None:
+        paste_batch(page, text)
+    page.get_by_role("button", name="Dry-Run Images").click()
+    idle(page)
+    page.get_by_role("button", name="Generate Images").click()
+    idle(page)
+    page.get_by_role("button", name=re.compile(r"^Confirm — spend")).click()

@@ -4,11 +4,10 @@ the scene on screen, the viewer, earlier takes, and hostile prompts stay text.""
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
-from tests.e2e.conftest import approved_count, idle, paste_batch, shot
+from tests.e2e.conftest import approved_count, confirm_batch, idle, shot
 
 pytestmark = pytest.mark.e2e
 
@@ -31,12 +30,7 @@ def screen(browser, request):
 
 
 def _generate(page, text: str = BATCH) -> None:
-    paste_batch(page, text)
-    page.get_by_role("button", name="Dry-Run Images").click()
-    idle(page)
-    page.get_by_role("button", name="Generate Images").click()
-    idle(page)
-    page.get_by_role("button", name=re.compile(r"^Confirm — spend")).click()
+    confirm_batch(page, text)
     page.get_by_role("button", name="Approve SCENE-003 #1").wait_for(timeout=60_000)
     idle(page)
 
@@ -136,11 +130,7 @@ def test_earlier_takes_stay_marked_and_can_be_approved(mock_app, page):
     idle(page)
     assert page.locator("textarea[aria-label='Batch']").input_value() == \
         "SCENE-003 | Home office with plants | 1"
-    page.get_by_role("button", name="Dry-Run Images").click()
-    idle(page)
-    page.get_by_role("button", name="Generate Images").click()
-    idle(page)
-    page.get_by_role("button", name=re.compile(r"^Confirm — spend")).click()
+    confirm_batch(page)
     page.get_by_role("button", name="Approve SCENE-003 #1, take 1").wait_for(timeout=60_000)
     idle(page)
     earlier = page.get_by_role("button", name="Approve SCENE-003 #1, take 1")

@@ -15,7 +15,7 @@ import pytest
 
 from studio.live import SAFETY_TICK
 from tests.app.conftest import EXAMPLE
-from tests.e2e.conftest import idle, paste_batch, start_app
+from tests.e2e.conftest import confirm_batch, idle, paste_batch, start_app
 
 pytestmark = pytest.mark.e2e
 
@@ -33,14 +33,8 @@ def slow_app(tmp_path):
 
 def _confirm(page) -> float:
     """Parse, dry-run, Generate, Confirm; returns when Confirm was clicked."""
-    paste_batch(page, EXAMPLE)
-    page.get_by_role("button", name="Dry-Run Images").click()
-    idle(page)
-    page.get_by_role("button", name="Generate Images").click()
-    idle(page)
-    clicked = time.monotonic()
-    page.get_by_role("button", name=re.compile(r"^Confirm — spend")).click()
-    return clicked
+    confirm_batch(page, EXAMPLE)
+    return time.monotonic()
 
 
 def test_results_arrive_by_push_without_a_tick(slow_app, page):

@@ -4,14 +4,13 @@ what they must from the browser's side too."""
 
 from __future__ import annotations
 
-import re
 import time
 
 import httpx
 import pytest
 
 from tests.app.conftest import EXAMPLE
-from tests.e2e.conftest import idle, paste_batch
+from tests.e2e.conftest import confirm_batch, idle
 
 pytestmark = pytest.mark.e2e
 
@@ -32,12 +31,7 @@ def _wait_loaded(page, n: int = 6) -> list[str]:
 
 
 def _generate(page) -> None:
-    paste_batch(page, EXAMPLE)
-    page.get_by_role("button", name="Dry-Run Images").click()
-    idle(page)
-    page.get_by_role("button", name="Generate Images").click()
-    idle(page)
-    page.get_by_role("button", name=re.compile(r"^Confirm — spend")).click()
+    confirm_batch(page, EXAMPLE)
     page.get_by_role("button", name="Approve SCENE-003 #1").wait_for(timeout=60_000)
     idle(page)
     _wait_loaded(page)

@@ -13,7 +13,7 @@ import pytest
 
 from tests.app.conftest import EXAMPLE
 from tests.conftest import fake_key
-from tests.e2e.conftest import idle, paste_batch, served_emulator, start_app
+from tests.e2e.conftest import confirm_batch, idle, served_emulator, start_app
 
 pytestmark = pytest.mark.e2e
 
@@ -43,12 +43,7 @@ def test_sigterm_during_a_paid_call_loses_nothing_and_doubles_nothing(tmp_path, 
         try:
             page.goto(url)
             idle(page)
-            paste_batch(page, EXAMPLE)
-            page.get_by_role("button", name="Dry-Run Images").click()
-            idle(page)
-            page.get_by_role("button", name="Generate Images").click()
-            idle(page)
-            page.get_by_role("button", name=re.compile(r"^Confirm — spend")).click()
+            confirm_batch(page, EXAMPLE)
             page.get_by_text(re.compile("Generating 6 image")).first.wait_for(timeout=30_000)
             workspace = re.search(r"[?&]w=([^&]+)", page.url).group(1)
             stopped = time.monotonic()
