@@ -525,7 +525,7 @@ def confirm_images(rt: Runtime, hash_: str) -> None:
                  key="confirm_images_go"):
         _end_ask()
         dismiss("actions")
-        keep(services.confirm_images(rt, ws(), hash_), "actions")
+        keep(services.confirm_images(rt, ws(), hash_), "actions", action=True)
         st.rerun()
     if c2.button("Cancel", key="confirm_images_cancel"):
         _end_ask()
@@ -644,7 +644,7 @@ def video_dialog(rt: Runtime) -> None:
     # refuses a wrong count or a cost over the cap and says why.
     if b1.button(f"Confirm — spend {format_money(plan.cost)}", type="primary",
                  key="video_go"):
-        out = keep(services.confirm_videos(rt, ws(), plan, typed), "video")
+        out = keep(services.confirm_videos(rt, ws(), plan, typed), "video", action=True)
         if any(n.level == "error" for n in out.notices):
             for n in out.notices:
                 st.error(plain(n.text))

@@ -55,15 +55,23 @@ def ws() -> Workspace:
                      owner=st.session_state.get(OWNER_KEY, ""))
 
 
-def keep(out: Outcome, section: str = "top") -> Outcome:
+def keep(out: Outcome, section: str = "top", *, action: bool = False) -> Outcome:
     """Keep what a service returned: the workspace, its notices (under ``section``), and any
-    thumbnails it made. A workspace stored for the first time gets its link (``?w=``)."""
+    thumbnails it made. A workspace stored for the first time gets its link (``?w=``).
+
+    ``action``: this was the section's own action (a Confirm); when it succeeded, the errors
+    and warnings its earlier attempts left there are answered and go (one message per fact:
+    a wrong count said before the right one was typed does not stay above the clips)."""
     before = st.session_state.get(WORKSPACE_KEY)
     st.session_state[STATE_KEY] = out.ws.state
     st.session_state[VERSION_KEY] = out.ws.version
     st.session_state[WORKSPACE_KEY] = out.ws.id or UNSTORED
     if out.ws.id and out.ws.id != before and st.query_params.get("w") != out.ws.id:
         st.query_params["w"] = out.ws.id
+    if action and not any(n.level == "error" for n in out.notices):
+        have = st.session_state.get(NOTICES_KEY, {}).get(section)
+        if have:
+            have[:] = [n for n in have if n.level not in ("error", "warning")]
     if out.notices:
         notices = st.session_state.setdefault(NOTICES_KEY, {})
         have = notices.setdefault(section, [])

@@ -101,6 +101,8 @@ def test_video_generation_requires_typed_count_confirmation(app):
     videos = app.session_state["wf"].videos
     assert sorted(videos) == ["SCENE-001", "SCENE-003"]
     assert all(v.status == "done" and v.url for v in videos.values())
+    # the wrong counts were answered by the right one: their errors do not stay above the clips
+    assert "Type the exact number of clips" not in texts(app)
 
 
 def test_all_errors_show_clear_messages(app):
